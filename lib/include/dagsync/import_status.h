@@ -1,0 +1,41 @@
+// ImportStatus: what adding changes to a graph did, in the shape of Loro's import status.
+// Per actor, the seq ranges [start, end) applied by this call and those of this call's
+// changes left pending on missing deps; plus the applied hashes in application order.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dagsync/ids.h"
+
+namespace dagsync {
+
+struct SeqRange {
+  std::uint64_t start = 0;  // inclusive
+  std::uint64_t end = 0;    // exclusive
+  bool operator==(const SeqRange&) const = default;
+};
+
+using ActorRanges = std::map<ActorId, std::vector<SeqRange>>;
+
+struct Eviction {
+  ChangeHash hash;     // a formerly pending change dropped when its deps arrived
+  std::string reason;  // why it could not be applied (equivocation, seq gap)
+};
+
+struct ImportStatus {
+  ActorRanges success;                // applied by this call (incl. formerly pending ones)
+  ActorRanges pending;                // changes of this call now waiting for deps
+  std::vector<ChangeHash> applied;    // in the order they were applied
+  std::size_t duplicates = 0;         // changes already known (applied or pending)
+  std::vector<Eviction> evicted;      // formerly pending changes found invalid
+
+  bool has_pending() const { return !pending.empty(); }
+};
+
+// Adds `seq` to `ranges[actor]`, merging with an adjacent range.
+void add_to_ranges(ActorRanges& ranges, const ActorId& actor, std::uint64_t seq);
+
+}  // namespace dagsync

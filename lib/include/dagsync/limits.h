@@ -1,0 +1,33 @@
+// Every bound the library enforces on untrusted input, with its default. Decoders and the
+// graph take these by value; exceeding one is a DecodeError or GraphError naming the limit.
+// docs/protocol.md lists them with their rationale.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dagsync {
+
+struct ChangeLimits {
+  std::size_t max_change_bytes = 16u << 20;  // one encoded change
+  std::size_t max_deps = 1024;               // dependencies of one change
+  std::size_t max_message_chars = 64u << 10; // a change's commit message
+};
+
+struct GraphLimits {
+  std::size_t max_pending_changes = 100'000;   // parked for missing deps
+  std::size_t max_pending_bytes = 256u << 20;  // their encoded bytes together
+};
+
+struct SyncLimits {
+  std::size_t max_message_bytes = 256u << 20;  // one encoded sync message
+  std::size_t max_hashes = 65'536;             // heads, need, or one last_sync list
+  std::size_t max_haves = 64;                  // Bloom filters in one `have`
+  std::size_t max_changes = 1'000'000;         // changes carried by one message
+  std::uint32_t max_bloom_entries = 10'000'000;
+  std::uint32_t max_bloom_bits_per_entry = 64;
+  std::uint32_t max_bloom_probes = 32;
+  ChangeLimits change{};
+};
+
+}  // namespace dagsync

@@ -1,0 +1,41 @@
+// SyncMessage: one round of the sync protocol, as a value.
+//
+// heads: the sender's heads. need: hashes the sender asks for explicitly. have: summaries of
+// what the sender holds, each {last_sync heads, Bloom filter of the sender's changes since
+// them}; several may travel (e.g. one forwarded from another peer). changes: changes for the
+// recipient, in an order it can apply. Encoded as versioned msgpack (docs/protocol.md);
+// decode() enforces SyncLimits and validates every change, so a decoded message is
+// well-formed (it may still be a lie; the graph's hashes decide).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dagsync/bloom_filter.h"
+#include "dagsync/change.h"
+#include "dagsync/limits.h"
+
+namespace dagsync {
+
+struct Have {
+  std::vector<ChangeHash> last_sync;
+  BloomFilter bloom;
+  bool operator==(const Have&) const = default;
+};
+
+struct SyncMessage {
+  static constexpr std::uint64_t kVersion = 1;
+
+  std::vector<ChangeHash> heads;
+  std::vector<ChangeHash> need;
+  std::vector<Have> have;
+  std::vector<Change> changes;
+
+  Bytes encode() const;
+  static SyncMessage decode(ByteView bytes, const SyncLimits& limits = {});
+
+  // Sum of the encoded sizes of `changes`: the payload part of encode().
+  std::size_t change_bytes() const;
+};
+
+}  // namespace dagsync

@@ -1,0 +1,216 @@
+// The generate/receive algorithm (docs/protocol.md, "Algorithm"). It follows Automerge's sync
+// protocol, with three departures that make it terminate and converge deterministically:
+//   1. A message is sent only when it carries something new for the peer: our first message
+//      on this connection, changed heads, a changed `need`, changes to send, or a reset.
+//      (Automerge also re-sends whenever heads differ and nothing is in flight, which
+//      ping-pongs forever when one side cannot or will not apply the other's changes.)
+//   2. An explicit `need` for a hash we already sent removes it from sent_hashes, so a peer
+//      that lost a change can always get it again.
+//   3. Our `have` names only shared heads we still hold, so a state saved before we lost
+//      data still yields a filter the peer can use.
+#include "dagsync/sync.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace dagsync {
+
+namespace {
+
+bool sorted_contains(const std::vector<ChangeHash>& v, const ChangeHash& h) {
+  return std::binary_search(v.begin(), v.end(), h);
+}
+
+std::vector<ChangeHash> sorted_unique(std::vector<ChangeHash> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+Have make_have(const ChangeGraph& graph, const std::vector<ChangeHash>& shared_heads) {
+  Have have;
+  for (const auto& h : shared_heads) {
+    if (graph.has(h)) have.last_sync.push_back(h);
+  }
+  auto since = graph.changes_since(have.last_sync);
+  std::vector<ChangeHash> hashes;
+  hashes.reserve(since.size());
+  for (const Change& c : since) hashes.push_back(c.hash());
+  have.bloom = BloomFilter(hashes);
+  return have;
+}
+
+// What the peer lacks, judged from its `have` and `need`, in an order it can apply.
+std::vector<Change> changes_to_send(const ChangeGraph& graph, const std::vector<Have>& have,
+                                    const std::vector<ChangeHash>& need,
+                                    const std::set<ChangeHash>& sent) {
+  std::vector<Change> out;
+  std::unordered_set<ChangeHash, IdHasher> chosen;
+  auto choose = [&](const Change& c) {
+    if (!sent.count(c.hash()) && chosen.insert(c.hash()).second) out.push_back(c);
+  };
+  if (!have.empty()) {
+    std::vector<ChangeHash> last_sync;
+    for (const Have& h : have) last_sync.insert(last_sync.end(), h.last_sync.begin(), h.last_sync.end());
+    last_sync = sorted_unique(std::move(last_sync));
+    // A change goes if no filter claims it, or if it depends on one that goes: a false
+    // positive must not strand its dependents. Application order is topological, so one
+    // forward pass propagates to all descendants.
+    std::unordered_set<ChangeHash, IdHasher> missing;
+    for (const Change& c : graph.changes_since(last_sync)) {
+      bool goes = std::none_of(have.begin(), have.end(),
+                               [&](const Have& h) { return h.bloom.contains(c.hash()); });
+      if (!goes) {
+        goes = std::any_of(c.deps().begin(), c.deps().end(),
+                           [&](const ChangeHash& d) { return missing.count(d) != 0; });
+      }
+      if (goes) {
+        missing.insert(c.hash());
+        choose(c);
+      }
+    }
+  }
+  for (const auto& h : need) {
+    if (auto c = graph.get(h)) choose(*c);
+  }
+  // Needed changes may be older than the filtered ones: restore a topological order.
+  std::stable_sort(out.begin(), out.end(), [&](const Change& a, const Change& b) {
+    return graph.depth(a.hash()) < graph.depth(b.hash());
+  });
+  return out;
+}
+
+// Shared heads after applying changes: our new heads that arrived now, plus the old shared
+// heads that are still heads.
+std::vector<ChangeHash> advance_heads(const std::vector<ChangeHash>& old_heads,
+                                      const std::vector<ChangeHash>& new_heads,
+                                      const std::vector<ChangeHash>& old_shared) {
+  std::vector<ChangeHash> out;
+  for (const auto& h : new_heads) {
+    if (!sorted_contains(old_heads, h)) out.push_back(h);
+  }
+  for (const auto& h : old_shared) {
+    if (sorted_contains(new_heads, h)) out.push_back(h);
+  }
+  return sorted_unique(std::move(out));
+}
+
+}  // namespace
+
+std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncState& state) {
+  std::vector<ChangeHash> our_heads = graph.heads();
+  static const std::vector<ChangeHash> kNone;
+  const std::vector<ChangeHash>& their_heads = state.their_heads ? *state.their_heads : kNone;
+  std::vector<ChangeHash> our_need = graph.missing_deps(their_heads);
+
+  // The peer's last_sync names changes we do not hold: we lost data since, so its filter
+  // is meaningless to us. Ask it to start over (an empty have), once per message received.
+  if (state.their_have && !state.their_have->empty()) {
+    const auto& last_sync = state.their_have->front().last_sync;
+    bool known = std::all_of(last_sync.begin(), last_sync.end(),
+                             [&](const ChangeHash& h) { return graph.has(h); });
+    if (!known) {
+      if (state.reset_sent) return std::nullopt;
+      state.reset_sent = true;
+      state.have_responded = true;
+      state.in_flight = true;
+      state.last_sent_heads = our_heads;
+      state.last_sent_need.clear();
+      SyncMessage reset;
+      reset.heads = std::move(our_heads);
+      reset.have.push_back(Have{});
+      return reset;
+    }
+  }
+
+  std::vector<Change> changes;
+  if (state.their_have && state.their_need) {
+    changes = changes_to_send(graph, *state.their_have, *state.their_need, state.sent_hashes);
+  }
+
+  if (state.have_responded && state.last_sent_heads == our_heads &&
+      state.last_sent_need == our_need && changes.empty()) {
+    return std::nullopt;
+  }
+
+  // A filter only helps when the peer will act on it; while we wait for hashes the peer did
+  // not announce as heads (deps of pending changes), ask for exactly those instead.
+  SyncMessage message;
+  bool need_only_heads = std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
+    return sorted_contains(their_heads, h);
+  });
+  if (need_only_heads) message.have.push_back(make_have(graph, state.shared_heads));
+
+  for (const Change& c : changes) state.sent_hashes.insert(c.hash());
+  state.last_sent_heads = our_heads;
+  state.last_sent_need = our_need;
+  state.have_responded = true;
+  state.in_flight = true;
+
+  message.heads = std::move(our_heads);
+  message.need = std::move(our_need);
+  message.changes = std::move(changes);
+  return message;
+}
+
+ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
+                                   const SyncMessage& message, ReceiveOptions options) {
+  ReceiveResult result;
+  std::vector<ChangeHash> before_heads = graph.heads();
+  if (!message.changes.empty()) {
+    if (options.apply_changes) {
+      result.status = graph.add(message.changes);  // the only step that throws
+    } else {
+      result.ignored_changes = message.changes.size();
+    }
+  }
+
+  state.in_flight = false;
+  state.reset_sent = false;
+  if (!result.status.applied.empty()) {
+    state.shared_heads = advance_heads(before_heads, graph.heads(), state.shared_heads);
+  }
+
+  // Whatever the peer's heads cover has been received: stop tracking it.
+  if (!state.sent_hashes.empty()) {
+    std::vector<ChangeHash> sent(state.sent_hashes.begin(), state.sent_hashes.end());
+    for (const auto& h : graph.ancestors_among(sent, message.heads)) state.sent_hashes.erase(h);
+  }
+  for (const auto& h : message.need) state.sent_hashes.erase(h);
+
+  if (message.changes.empty() && message.heads == before_heads) {
+    state.last_sent_heads = message.heads;
+  }
+
+  std::vector<ChangeHash> known;
+  for (const auto& h : message.heads) {
+    if (graph.has(h)) known.push_back(h);
+  }
+  if (known.size() == message.heads.size()) {
+    state.shared_heads = message.heads;
+    if (message.heads.empty()) {
+      // The peer has nothing (new, or lost everything): everything we sent is gone.
+      state.last_sent_heads.clear();
+      state.sent_hashes.clear();
+    }
+  } else {
+    known.insert(known.end(), state.shared_heads.begin(), state.shared_heads.end());
+    state.shared_heads = sorted_unique(std::move(known));
+  }
+
+  state.their_have = message.have;
+  state.their_heads = message.heads;
+  state.their_need = message.need;
+  return result;
+}
+
+bool has_our_changes(const ChangeGraph& graph, const SyncState& state) {
+  if (!state.their_heads) return false;
+  std::vector<ChangeHash> known;
+  for (const auto& h : *state.their_heads) {
+    if (graph.has(h)) known.push_back(h);
+  }
+  return graph.covered_by(known);
+}
+
+}  // namespace dagsync

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dagsync builds and tests with, only when one is missing.
+# Idempotent and quiet when everything is present; uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  meson ninja-build pkg-config g++
+  libasio-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev doctest-dev
+  libssl-dev libwebsocketpp-dev libsqlite3-dev libcli11-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "bootstrap: installing missing Debian packages: ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "bootstrap: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "bootstrap: done"
