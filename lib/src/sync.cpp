@@ -1,13 +1,14 @@
 // The generate/receive algorithm (docs/protocol.md, "Algorithm"). It follows Automerge's sync
-// protocol, with three departures that make it terminate and converge deterministically:
+// protocol, with two departures that make it terminate and converge deterministically:
 //   1. A message is sent only when it carries something new for the peer: our first message
 //      on this connection, changed heads, a changed `need`, changes to send, or a reset.
 //      (Automerge also re-sends whenever heads differ and nothing is in flight, which
 //      ping-pongs forever when one side cannot or will not apply the other's changes.)
-//   2. An explicit `need` for a hash we already sent removes it from sent_hashes, so a peer
-//      that lost a change can always get it again.
-//   3. Our `have` names only shared heads we still hold, so a state saved before we lost
+//   2. Our `have` names only shared heads we still hold, so a state saved before we lost
 //      data still yields a filter the peer can use.
+// A `need` for a change already sent on this connection is not answered again: messages
+// cross, so such a need usually predates the delivery. A peer that really lost data starts
+// a new connection (fresh sent_hashes) or reports empty heads, which clears them.
 #include "dagsync/sync.h"
 
 #include <algorithm>
@@ -176,7 +177,6 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
     std::vector<ChangeHash> sent(state.sent_hashes.begin(), state.sent_hashes.end());
     for (const auto& h : graph.ancestors_among(sent, message.heads)) state.sent_hashes.erase(h);
   }
-  for (const auto& h : message.need) state.sent_hashes.erase(h);
 
   if (message.changes.empty() && message.heads == before_heads) {
     state.last_sent_heads = message.heads;
@@ -188,8 +188,13 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
   }
   if (known.size() == message.heads.size()) {
     state.shared_heads = message.heads;
-    if (message.heads.empty()) {
-      // The peer has nothing (new, or lost everything): everything we sent is gone.
+    // Within a connection a peer's heads only grow. If heads it reported earlier are not in
+    // the history of the heads it reports now, it lost data: what we sent may be gone, and
+    // it must hear our heads again. (Empty heads from a peer that never reported any is no
+    // news: that message merely crossed ours.)
+    if (state.their_heads && *state.their_heads != message.heads &&
+        graph.ancestors_among(*state.their_heads, message.heads).size() !=
+            state.their_heads->size()) {
       state.last_sent_heads.clear();
       state.sent_hashes.clear();
     }
