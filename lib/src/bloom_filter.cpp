@@ -1,5 +1,6 @@
 #include "dagsync/bloom_filter.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "dagsync/error.h"
@@ -70,9 +71,9 @@ BloomFilter BloomFilter::from_parts(std::uint32_t entries, std::uint32_t bits_pe
     fail("bits per entry " + std::to_string(bits_per_entry) + " outside 1.." +
          std::to_string(limits.max_bloom_bits_per_entry));
   }
-  if (probes == 0 || probes > limits.max_bloom_probes || probes > 64) {
-    fail("probe count " + std::to_string(probes) + " outside 1.." +
-         std::to_string(limits.max_bloom_probes));
+  std::uint32_t max_probes = std::min<std::uint32_t>(limits.max_bloom_probes, 64);
+  if (probes == 0 || probes > max_probes) {
+    fail("probe count " + std::to_string(probes) + " outside 1.." + std::to_string(max_probes));
   }
   if (entries == 0) {
     if (!bits.empty()) fail("no entries but " + std::to_string(bits.size()) + " bytes of bits");

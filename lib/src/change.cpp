@@ -88,7 +88,7 @@ Change Change::decode(ByteView bytes, const ChangeLimits& limits) {
   body->actor = r.id<ActorId>("actor");
   body->seq = r.uint("seq");
   if (body->seq == 0) r.fail("seq", "must be at least 1");
-  r.sorted_ids<ChangeHash>("deps", static_cast<std::uint32_t>(limits.max_deps), body->deps);
+  r.sorted_ids<ChangeHash>("deps", limit32(limits.max_deps), body->deps);
   if (r.is_nil()) {
     r.nil("timestamp");
   } else {

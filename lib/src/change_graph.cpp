@@ -271,9 +271,22 @@ ImportStatus ChangeGraph::add(std::span<const Change> batch) {
     add_to_ranges(status.success, c.actor(), c.seq());
     status.applied.push_back(c.hash());
   }
-  for (const auto& e : plan.evicted) {
-    pending_bytes_ -= pending_.at(e.hash).bytes().size();
-    pending_.erase(e.hash);
+  // Evicted changes take the pending changes that wait on them along: those can never apply.
+  for (std::size_t i = 0; i < plan.evicted.size(); ++i) {
+    ChangeHash gone = plan.evicted[i].hash;
+    if (auto it = pending_.find(gone); it != pending_.end()) {
+      pending_bytes_ -= it->second.bytes().size();
+      pending_.erase(it);
+    }
+    auto waiting = waiters_.find(gone);
+    if (waiting == waiters_.end()) continue;
+    std::vector<ChangeHash> dependents = std::move(waiting->second);
+    waiters_.erase(waiting);
+    for (const auto& d : dependents) {
+      if (pending_.count(d) && plan.evicted_set.insert(d).second) {
+        plan.evicted.push_back({d, "depends on evicted change " + gone.hex()});
+      }
+    }
   }
   status.evicted = std::move(plan.evicted);
 
@@ -452,7 +465,7 @@ ImportStatus ChangeGraph::import_updates(ByteView bytes, const SyncLimits& limit
   if (r.array("fields", 2) != 2) r.fail("fields", "expected 2 fields");
   std::uint64_t version = r.uint("version");
   if (version != kUpdatesVersion) r.fail("version", "unsupported version " + std::to_string(version));
-  std::uint32_t n = r.array("changes", static_cast<std::uint32_t>(limits.max_changes));
+  std::uint32_t n = r.array("changes", limit32(limits.max_changes));
   std::vector<Change> changes;
   changes.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {

@@ -18,6 +18,11 @@
 
 namespace dagsync {
 
+// A configured limit as a 32-bit count (msgpack lengths are 32-bit): larger means unlimited.
+inline std::uint32_t limit32(std::size_t v) {
+  return v > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(v);
+}
+
 class MsgpackWriter {
  public:
   explicit MsgpackWriter(Bytes& out) : out_(out) {}

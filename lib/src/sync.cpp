@@ -8,7 +8,9 @@
 //      data still yields a filter the peer can use.
 // A `need` for a change already sent on this connection is not answered again: messages
 // cross, so such a need usually predates the delivery. A peer that really lost data starts
-// a new connection (fresh sent_hashes) or reports empty heads, which clears them.
+// a new connection (fresh sent_hashes) or reports heads that went backwards, which clears
+// them. The protocol assumes an ordered, reliable channel per connection: a transport that
+// drops a message must end the connection.
 #include "dagsync/sync.h"
 
 #include <algorithm>
@@ -81,14 +83,18 @@ std::vector<Change> changes_to_send(const ChangeGraph& graph, const std::vector<
   return out;
 }
 
-// Shared heads after applying changes: our new heads that arrived now, plus the old shared
-// heads that are still heads.
+// Shared heads after applying a message's changes: our new heads that this message brought,
+// plus the old shared heads that are still heads. (A new head that was pending from some
+// other peer and merely unblocked is not known to be held by this one.)
 std::vector<ChangeHash> advance_heads(const std::vector<ChangeHash>& old_heads,
                                       const std::vector<ChangeHash>& new_heads,
-                                      const std::vector<ChangeHash>& old_shared) {
+                                      const std::vector<ChangeHash>& old_shared,
+                                      const std::vector<Change>& received) {
+  std::unordered_set<ChangeHash, IdHasher> from_peer;
+  for (const Change& c : received) from_peer.insert(c.hash());
   std::vector<ChangeHash> out;
   for (const auto& h : new_heads) {
-    if (!sorted_contains(old_heads, h)) out.push_back(h);
+    if (!sorted_contains(old_heads, h) && from_peer.count(h)) out.push_back(h);
   }
   for (const auto& h : old_shared) {
     if (sorted_contains(new_heads, h)) out.push_back(h);
@@ -105,13 +111,14 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   std::vector<ChangeHash> our_need = graph.missing_deps(their_heads);
 
   // The peer's last_sync names changes we do not hold: we lost data since, so its filter
-  // is meaningless to us. Ask it to start over (an empty have), once per message received.
+  // is meaningless to us. Ask it to start over (an empty have), once per message received;
+  // until it answers, send only what it asks for explicitly.
+  bool their_have_usable = true;
   if (state.their_have && !state.their_have->empty()) {
     const auto& last_sync = state.their_have->front().last_sync;
-    bool known = std::all_of(last_sync.begin(), last_sync.end(),
-                             [&](const ChangeHash& h) { return graph.has(h); });
-    if (!known) {
-      if (state.reset_sent) return std::nullopt;
+    their_have_usable = std::all_of(last_sync.begin(), last_sync.end(),
+                                    [&](const ChangeHash& h) { return graph.has(h); });
+    if (!their_have_usable && !state.reset_sent) {
       state.reset_sent = true;
       state.have_responded = true;
       state.in_flight = true;
@@ -126,7 +133,9 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
 
   std::vector<Change> changes;
   if (state.their_have && state.their_need) {
-    changes = changes_to_send(graph, *state.their_have, *state.their_need, state.sent_hashes);
+    static const std::vector<Have> kNoHave;
+    changes = changes_to_send(graph, their_have_usable ? *state.their_have : kNoHave,
+                              *state.their_need, state.sent_hashes);
   }
 
   if (state.have_responded && state.last_sent_heads == our_heads &&
@@ -155,7 +164,20 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
 }
 
 ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
-                                   const SyncMessage& message, ReceiveOptions options) {
+                                   const SyncMessage& input, ReceiveOptions options) {
+  // Decoded messages are canonical already; a message built in memory may not be.
+  const SyncMessage* normalised = &input;
+  SyncMessage copy;
+  auto canonical = [](const std::vector<ChangeHash>& v) {
+    return std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end();
+  };
+  if (!canonical(input.heads) || !canonical(input.need)) {
+    copy = input;
+    copy.heads = sorted_unique(std::move(copy.heads));
+    copy.need = sorted_unique(std::move(copy.need));
+    normalised = &copy;
+  }
+  const SyncMessage& message = *normalised;
   ReceiveResult result;
   std::vector<ChangeHash> before_heads = graph.heads();
   if (!message.changes.empty()) {
@@ -169,7 +191,8 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
   state.in_flight = false;
   state.reset_sent = false;
   if (!result.status.applied.empty()) {
-    state.shared_heads = advance_heads(before_heads, graph.heads(), state.shared_heads);
+    state.shared_heads =
+        advance_heads(before_heads, graph.heads(), state.shared_heads, message.changes);
   }
 
   // Whatever the peer's heads cover has been received: stop tracking it.

@@ -4,9 +4,21 @@
 //    changes: [bin...]]
 #include "dagsync/sync_message.h"
 
+#include <algorithm>
+
 #include "msgpack_io.h"
 
 namespace dagsync {
+
+namespace {
+// Hash lists travel sorted and distinct; a message assembled by hand may not be.
+std::vector<ChangeHash> canonical(const std::vector<ChangeHash>& v) {
+  std::vector<ChangeHash> out = v;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+}  // namespace
 
 Bytes SyncMessage::encode() const {
   Bytes out;
@@ -14,12 +26,12 @@ Bytes SyncMessage::encode() const {
   MsgpackWriter w(out);
   w.array(5);
   w.uint(kVersion);
-  w.id_array(heads);
-  w.id_array(need);
+  w.id_array(canonical(heads));
+  w.id_array(canonical(need));
   w.array(static_cast<std::uint32_t>(have.size()));
   for (const Have& h : have) {
     w.array(2);
-    w.id_array(h.last_sync);
+    w.id_array(canonical(h.last_sync));
     w.array(4);
     w.uint(h.bloom.entries());
     w.uint(h.bloom.bits_per_entry());
@@ -36,7 +48,7 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
     throw DecodeError("sync message: " + std::to_string(bytes.size()) + " bytes exceed limit " +
                       std::to_string(limits.max_message_bytes));
   }
-  auto max_hashes = static_cast<std::uint32_t>(limits.max_hashes);
+  auto max_hashes = limit32(limits.max_hashes);
   MsgpackReader r(bytes, "sync message");
   if (r.array("fields", 5) != 5) r.fail("fields", "expected 5 fields");
   std::uint64_t version = r.uint("version");
@@ -44,7 +56,7 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
   SyncMessage m;
   r.sorted_ids<ChangeHash>("heads", max_hashes, m.heads);
   r.sorted_ids<ChangeHash>("need", max_hashes, m.need);
-  std::uint32_t haves = r.array("have", static_cast<std::uint32_t>(limits.max_haves));
+  std::uint32_t haves = r.array("have", limit32(limits.max_haves));
   m.have.reserve(haves);
   for (std::uint32_t i = 0; i < haves; ++i) {
     Have h;
@@ -62,7 +74,7 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
                                       limits);
     m.have.push_back(std::move(h));
   }
-  std::uint32_t n = r.array("changes", static_cast<std::uint32_t>(limits.max_changes));
+  std::uint32_t n = r.array("changes", limit32(limits.max_changes));
   m.changes.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     ByteView b = r.bin("changes", limits.change.max_change_bytes);

@@ -21,7 +21,7 @@ SyncState SyncState::decode(ByteView bytes, std::size_t max_heads) {
   if (version != kVersion) r.fail("version", "unsupported version " + std::to_string(version));
   SyncState s;
   r.sorted_ids<ChangeHash>("shared_heads",
-                           static_cast<std::uint32_t>(std::min<std::size_t>(max_heads, UINT32_MAX)),
+                           limit32(max_heads),
                            s.shared_heads);
   r.expect_end();
   return s;

@@ -50,8 +50,7 @@ VersionVector VersionVector::decode(ByteView bytes, std::size_t max_entries) {
   if (version != kVersionVectorVersion) {
     r.fail("version", "unsupported version " + std::to_string(version));
   }
-  std::uint32_t n = r.array("entries", static_cast<std::uint32_t>(
-                                           std::min<std::size_t>(max_entries, UINT32_MAX)));
+  std::uint32_t n = r.array("entries", limit32(max_entries));
   VersionVector vv;
   const ActorId* previous = nullptr;
   for (std::uint32_t i = 0; i < n; ++i) {

@@ -30,7 +30,7 @@ struct SyncState {
   std::optional<std::vector<ChangeHash>> their_need;
   std::optional<std::vector<Have>> their_have;
   std::set<ChangeHash> sent_hashes;  // sent this connection, not yet known to be received
-  bool in_flight = false;            // we sent a message the peer has not answered yet
+  bool in_flight = false;            // informational: we sent, the peer has not answered yet
   bool have_responded = false;       // we have sent at least one message
   bool reset_sent = false;           // we answered their current `have` with a reset
 

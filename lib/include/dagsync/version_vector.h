@@ -1,6 +1,7 @@
 // VersionVector: actor -> highest contiguous seq held. Because every change's history holds
 // its actor's earlier changes, a version vector names a set of changes exactly (for honest
-// actors); Loro-style "export since a version" uses it. Encodes to a small msgpack map.
+// actors); Loro-style "export since a version" uses it. Encodes as a msgpack array of
+// [actor, seq] pairs sorted by actor.
 #pragma once
 
 #include <cstdint>
