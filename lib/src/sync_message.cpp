@@ -70,8 +70,12 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
     std::uint64_t max_bits = BloomFilter::byte_length(limits.max_bloom_entries,
                                                       limits.max_bloom_bits_per_entry);
     ByteView bits = r.bin("bloom.bits", static_cast<std::size_t>(max_bits));
-    h.bloom = BloomFilter::from_parts(entries, bits_per_entry, probes, Bytes(bits.begin(), bits.end()),
-                                      limits);
+    try {
+      h.bloom = BloomFilter::from_parts(entries, bits_per_entry, probes,
+                                        Bytes(bits.begin(), bits.end()), limits);
+    } catch (const DecodeError& e) {
+      r.fail("have[" + std::to_string(i) + "].bloom", e.what());
+    }
     m.have.push_back(std::move(h));
   }
   std::uint32_t n = r.array("changes", limit32(limits.max_changes));
