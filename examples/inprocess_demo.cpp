@@ -31,7 +31,9 @@ void print_message(const char* from, const char* to, const SyncMessage& m, std::
               filter_bytes, m.changes.size(), bytes);
 }
 
-Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+Bytes text(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
 
 }  // namespace
 

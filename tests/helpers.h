@@ -21,7 +21,9 @@ inline ActorId actor(std::uint8_t n) {
   return a;
 }
 
-inline Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+inline Bytes text(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
 
 // Commits `count` changes with payloads "<label> <i>" and a fixed timestamp.
 inline void commit_n(ChangeGraph& g, int count, const std::string& label) {
@@ -29,10 +31,14 @@ inline void commit_n(ChangeGraph& g, int count, const std::string& label) {
 }
 
 // Adds every applied change of `from` to `to`.
-inline void merge_into(ChangeGraph& to, const ChangeGraph& from) { to.add(from.changes()); }
+inline void merge_into(ChangeGraph& to, const ChangeGraph& from) {
+  to.add(from.changes());
+}
 
 // The message after a round trip through its encoding, as a peer would receive it.
-inline SyncMessage wire(const SyncMessage& m) { return SyncMessage::decode(m.encode()); }
+inline SyncMessage wire(const SyncMessage& m) {
+  return SyncMessage::decode(m.encode());
+}
 
 inline std::vector<ChangeHash> hashes_of(const std::vector<Change>& changes) {
   std::vector<ChangeHash> out;
@@ -46,7 +52,9 @@ inline std::vector<ChangeHash> sorted(std::vector<ChangeHash> v) {
 }
 
 // The set of applied changes, as sorted hashes.
-inline std::vector<ChangeHash> change_set(const ChangeGraph& g) { return sorted(hashes_of(g.changes())); }
+inline std::vector<ChangeHash> change_set(const ChangeGraph& g) {
+  return sorted(hashes_of(g.changes()));
+}
 
 struct SyncStats {
   int iterations = 0;
@@ -95,7 +103,9 @@ inline void check_converged(const ChangeGraph& a, const ChangeGraph& b) {
   CHECK(b.pending_count() == 0);
 }
 
-inline SyncState reload(const SyncState& s) { return SyncState::decode(s.encode()); }
+inline SyncState reload(const SyncState& s) {
+  return SyncState::decode(s.encode());
+}
 
 // Seeds the randomised tests run: DAGSYNC_SEEDS overrides the default.
 inline int seed_count(int fallback) {

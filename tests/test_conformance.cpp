@@ -755,7 +755,9 @@ TEST_CASE("29 read-only sync: a peer sends its changes but applies none, and the
     auto y = generate_sync_message(writer, sw);
     if (!x && !y) break;
     if (x) receive_sync_message(writer, sw, wire(*x));
-    if (y) ignored += receive_sync_message(reader, sr, wire(*y), {.apply_changes = false}).ignored_changes;
+    if (y)
+      ignored +=
+          receive_sync_message(reader, sr, wire(*y), {.apply_changes = false}).ignored_changes;
   }
   CHECK(iterations < kMaxIterations);
   CHECK(ignored == 4);

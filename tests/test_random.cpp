@@ -27,8 +27,8 @@ struct Totals {
 
 struct Peer {
   ChangeGraph graph;
-  std::map<int, Bytes> saved;        // persisted sync state per remote peer
-  std::map<int, SyncState> live;     // an open connection's state per remote peer
+  std::map<int, Bytes> saved;     // persisted sync state per remote peer
+  std::map<int, SyncState> live;  // an open connection's state per remote peer
   std::optional<std::pair<ChangeGraph, std::map<int, Bytes>>> backup;
 };
 
@@ -62,8 +62,9 @@ class World {
   int pick(int n) { return static_cast<int>(rng_() % static_cast<std::uint32_t>(n)); }
 
   void commit(int p) {
-    Change c = peers_[p].graph.commit(text("p" + std::to_string(p) + " #" + std::to_string(counter_++)),
-                                      std::nullopt, static_cast<std::int64_t>(counter_));
+    Change c =
+        peers_[p].graph.commit(text("p" + std::to_string(p) + " #" + std::to_string(counter_++)),
+                               std::nullopt, static_cast<std::int64_t>(counter_));
     universe_.insert(c.hash());
   }
 
@@ -93,7 +94,8 @@ class World {
     for (const Change& c : peer.graph.changes()) {
       if (peer.backup->first.has(c.hash())) continue;
       bool elsewhere = false;
-      for (int q = 0; q < size() && !elsewhere; ++q) elsewhere = q != p && peers_[q].graph.has(c.hash());
+      for (int q = 0; q < size() && !elsewhere; ++q)
+        elsewhere = q != p && peers_[q].graph.has(c.hash());
       if (!elsewhere) return;
     }
     // A restored replica writes under a new actor: its old actor's later seqs exist elsewhere,
@@ -160,7 +162,8 @@ class World {
     totals.max_iterations = std::max<long>(totals.max_iterations, iterations);
   }
 
-  static std::string debug_heads(const std::vector<ChangeHash>& a, const std::vector<ChangeHash>& b) {
+  static std::string debug_heads(const std::vector<ChangeHash>& a,
+                                 const std::vector<ChangeHash>& b) {
     std::string out = "shared:";
     for (const auto& h : a) out += " " + h.short_hex();
     out += " heads:";

@@ -48,7 +48,8 @@ void BloomFilter::add(const ChangeHash& hash) {
   if (bits_.empty()) throw Error("BloomFilter::add: filter was sized for no entries");
   std::uint32_t pos[64];
   probe_positions(hash, pos);
-  for (std::uint32_t i = 0; i < probes_; ++i) bits_[pos[i] >> 3] |= std::uint8_t(1u << (pos[i] & 7));
+  for (std::uint32_t i = 0; i < probes_; ++i)
+    bits_[pos[i] >> 3] |= std::uint8_t(1u << (pos[i] & 7));
 }
 
 bool BloomFilter::contains(const ChangeHash& hash) const {
@@ -65,7 +66,8 @@ BloomFilter BloomFilter::from_parts(std::uint32_t entries, std::uint32_t bits_pe
                                     std::uint32_t probes, Bytes bits, const SyncLimits& limits) {
   auto fail = [](const std::string& what) { throw DecodeError("bloom filter: " + what); };
   if (entries > limits.max_bloom_entries) {
-    fail(std::to_string(entries) + " entries exceed limit " + std::to_string(limits.max_bloom_entries));
+    fail(std::to_string(entries) + " entries exceed limit " +
+         std::to_string(limits.max_bloom_entries));
   }
   if (bits_per_entry == 0 || bits_per_entry > limits.max_bloom_bits_per_entry) {
     fail("bits per entry " + std::to_string(bits_per_entry) + " outside 1.." +
@@ -84,7 +86,8 @@ BloomFilter BloomFilter::from_parts(std::uint32_t entries, std::uint32_t bits_pe
   }
   std::uint64_t expected = byte_length(entries, bits_per_entry);
   if (bits.size() != expected) {
-    fail(std::to_string(bits.size()) + " bytes of bits, parameters imply " + std::to_string(expected));
+    fail(std::to_string(bits.size()) + " bytes of bits, parameters imply " +
+         std::to_string(expected));
   }
   if (expected * 8 > UINT32_MAX) fail("bit array too large");
   BloomFilter f;

@@ -31,7 +31,8 @@ Change Change::build(ChangeFields fields, const ChangeLimits& limits) {
   }
   if (fields.message) {
     if (fields.message->size() > limits.max_message_chars) {
-      throw DecodeError("change: message exceeds limit " + std::to_string(limits.max_message_chars));
+      throw DecodeError("change: message exceeds limit " +
+                        std::to_string(limits.max_message_chars));
     }
     if (!is_valid_utf8(*fields.message)) throw DecodeError("change: message is not valid UTF-8");
   }

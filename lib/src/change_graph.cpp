@@ -85,8 +85,12 @@ std::optional<std::uint32_t> ChangeGraph::index_of(const ChangeHash& hash) const
   return it->second;
 }
 
-bool ChangeGraph::has(const ChangeHash& hash) const { return index_.count(hash) != 0; }
-bool ChangeGraph::is_pending(const ChangeHash& hash) const { return pending_.count(hash) != 0; }
+bool ChangeGraph::has(const ChangeHash& hash) const {
+  return index_.count(hash) != 0;
+}
+bool ChangeGraph::is_pending(const ChangeHash& hash) const {
+  return pending_.count(hash) != 0;
+}
 
 std::optional<Change> ChangeGraph::get(const ChangeHash& hash) const {
   auto idx = index_of(hash);
@@ -108,7 +112,9 @@ std::vector<Change> ChangeGraph::pending_changes() const {
   return out;
 }
 
-ImportStatus ChangeGraph::add(const Change& change) { return add(std::span<const Change>(&change, 1)); }
+ImportStatus ChangeGraph::add(const Change& change) {
+  return add(std::span<const Change>(&change, 1));
+}
 
 void ChangeGraph::plan_candidate(Plan& plan, const Change& change, bool fresh) const {
   const ChangeHash& h = change.hash();
@@ -201,8 +207,8 @@ void ChangeGraph::run_plan(Plan& plan) const {
       }
       for (const auto& w : it->second) {
         const Change& c = plan.candidates.at(w).change;
-        reject(plan.candidates.at(w), "seq gap: " + describe(c.actor(), c.seq()) + " (" +
-                                          w.hex() + ") has all its deps but seq " +
+        reject(plan.candidates.at(w), "seq gap: " + describe(c.actor(), c.seq()) + " (" + w.hex() +
+                                          ") has all its deps but seq " +
                                           std::to_string(c.seq() - 1) + " is not in its history");
       }
       it = plan.seq_parked.erase(it);
@@ -223,8 +229,8 @@ ImportStatus ChangeGraph::add(std::span<const Change> batch) {
     }
     if (c.seq() <= max_seq(c.actor())) {
       const ChangeHash& other = changes_[by_actor_.at(c.actor())[c.seq() - 1]].hash();
-      throw GraphError("equivocation: " + describe(c.actor(), c.seq()) + " is both " +
-                       other.hex() + " and " + c.hash().hex());
+      throw GraphError("equivocation: " + describe(c.actor(), c.seq()) + " is both " + other.hex() +
+                       " and " + c.hash().hex());
     }
     fresh.push_back(c);
   }
@@ -252,7 +258,8 @@ ImportStatus ChangeGraph::add(std::span<const Change> batch) {
     }
   }
   if (count > limits_.max_pending_changes && count > pending_.size()) {
-    throw GraphError("pending limit: " + std::to_string(count) + " changes waiting for deps exceed " +
+    throw GraphError("pending limit: " + std::to_string(count) +
+                     " changes waiting for deps exceed " +
                      std::to_string(limits_.max_pending_changes));
   }
   if (bytes > limits_.max_pending_bytes && bytes > pending_bytes_) {
@@ -383,7 +390,9 @@ std::vector<std::uint8_t> ChangeGraph::ancestor_marks(std::span<const ChangeHash
 
 std::vector<Change> ChangeGraph::changes_since(std::span<const ChangeHash> heads) const {
   std::vector<Change> out;
-  auto given = [&](const ChangeHash& h) { return std::find(heads.begin(), heads.end(), h) != heads.end(); };
+  auto given = [&](const ChangeHash& h) {
+    return std::find(heads.begin(), heads.end(), h) != heads.end();
+  };
   if (std::all_of(heads_.begin(), heads_.end(), given)) return out;
   auto marks = ancestor_marks(heads);
   for (std::size_t i = 0; i < changes_.size(); ++i) {
@@ -396,7 +405,9 @@ bool ChangeGraph::covered_by(std::span<const ChangeHash> hashes) const {
   for (const auto& h : hashes) {
     if (!has(h)) return false;
   }
-  auto given = [&](const ChangeHash& h) { return std::find(hashes.begin(), hashes.end(), h) != hashes.end(); };
+  auto given = [&](const ChangeHash& h) {
+    return std::find(hashes.begin(), hashes.end(), h) != hashes.end();
+  };
   if (std::all_of(heads_.begin(), heads_.end(), given)) return true;
   auto marks = ancestor_marks(hashes);
   return std::all_of(marks.begin(), marks.end(), [](std::uint8_t m) { return m != 0; });
@@ -464,7 +475,8 @@ ImportStatus ChangeGraph::import_updates(ByteView bytes, const SyncLimits& limit
   MsgpackReader r(bytes, "updates");
   if (r.array("fields", 2) != 2) r.fail("fields", "expected 2 fields");
   std::uint64_t version = r.uint("version");
-  if (version != kUpdatesVersion) r.fail("version", "unsupported version " + std::to_string(version));
+  if (version != kUpdatesVersion)
+    r.fail("version", "unsupported version " + std::to_string(version));
   std::uint32_t n = r.array("changes", limit32(limits.max_changes));
   std::vector<Change> changes;
   changes.reserve(n);

@@ -33,7 +33,8 @@ Bytes from_hex(std::string_view hex) {
   for (std::size_t i = 0; i < out.size(); ++i) {
     int hi = hex_value(hex[2 * i]);
     int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) throw DecodeError("hex: invalid digit at position " + std::to_string(2 * i));
+    if (hi < 0 || lo < 0)
+      throw DecodeError("hex: invalid digit at position " + std::to_string(2 * i));
     out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
   return out;

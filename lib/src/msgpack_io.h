@@ -35,7 +35,9 @@ class MsgpackWriter {
   void str(std::string_view s);
   void bin(ByteView b);
   template <typename Id>
-  void id(const Id& id) { bin(id.view()); }
+  void id(const Id& id) {
+    bin(id.view());
+  }
   template <typename Range>
   void id_array(const Range& ids) {
     array(static_cast<std::uint32_t>(ids.size()));
@@ -90,8 +92,8 @@ class MsgpackReader {
   ByteView take(std::string_view field, std::size_t n);
   std::uint64_t read_be(std::string_view field, std::size_t n);
   std::uint32_t length(std::string_view field, std::uint8_t tag, std::uint8_t fix_base,
-                       std::uint8_t fix_mask, std::uint8_t t8, std::uint8_t t16,
-                       std::uint8_t t32, const char* kind);
+                       std::uint8_t fix_mask, std::uint8_t t8, std::uint8_t t16, std::uint8_t t32,
+                       const char* kind);
 
   ByteView in_;
   std::size_t pos_ = 0;

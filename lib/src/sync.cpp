@@ -54,7 +54,8 @@ std::vector<Change> changes_to_send(const ChangeGraph& graph, const std::vector<
   };
   if (!have.empty()) {
     std::vector<ChangeHash> last_sync;
-    for (const Have& h : have) last_sync.insert(last_sync.end(), h.last_sync.begin(), h.last_sync.end());
+    for (const Have& h : have)
+      last_sync.insert(last_sync.end(), h.last_sync.begin(), h.last_sync.end());
     last_sync = sorted_unique(std::move(last_sync));
     // A change goes if no filter claims it, or if it depends on one that goes: a false
     // positive must not strand its dependents. Application order is topological, so one
@@ -163,8 +164,8 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   return message;
 }
 
-ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
-                                   const SyncMessage& input, ReceiveOptions options) {
+ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const SyncMessage& input,
+                                   ReceiveOptions options) {
   // Decoded messages are canonical already; a message built in memory may not be.
   const SyncMessage* normalised = &input;
   SyncMessage copy;

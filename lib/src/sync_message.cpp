@@ -67,8 +67,8 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
     std::uint32_t bits_per_entry = r.uint32("bloom.bits_per_entry");
     std::uint32_t probes = r.uint32("bloom.probes");
     // The bit array may not exceed what the (already limited) parameters imply.
-    std::uint64_t max_bits = BloomFilter::byte_length(limits.max_bloom_entries,
-                                                      limits.max_bloom_bits_per_entry);
+    std::uint64_t max_bits =
+        BloomFilter::byte_length(limits.max_bloom_entries, limits.max_bloom_bits_per_entry);
     ByteView bits = r.bin("bloom.bits", static_cast<std::size_t>(max_bits));
     try {
       h.bloom = BloomFilter::from_parts(entries, bits_per_entry, probes,

@@ -20,9 +20,7 @@ SyncState SyncState::decode(ByteView bytes, std::size_t max_heads) {
   std::uint64_t version = r.uint("version");
   if (version != kVersion) r.fail("version", "unsupported version " + std::to_string(version));
   SyncState s;
-  r.sorted_ids<ChangeHash>("shared_heads",
-                           limit32(max_heads),
-                           s.shared_heads);
+  r.sorted_ids<ChangeHash>("shared_heads", limit32(max_heads), s.shared_heads);
   r.expect_end();
   return s;
 }

@@ -14,11 +14,14 @@ bool is_valid_utf8(std::string_view s) {
       ++i;
       continue;
     } else if ((c & 0xe0) == 0xc0) {
-      n = 1; cp = c & 0x1f;
+      n = 1;
+      cp = c & 0x1f;
     } else if ((c & 0xf0) == 0xe0) {
-      n = 2; cp = c & 0x0f;
+      n = 2;
+      cp = c & 0x0f;
     } else if ((c & 0xf8) == 0xf0) {
-      n = 3; cp = c & 0x07;
+      n = 3;
+      cp = c & 0x07;
     } else {
       return false;
     }

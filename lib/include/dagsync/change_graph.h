@@ -57,8 +57,8 @@ class ChangeGraph {
   Subscription subscribe_local(LocalListener listener);
 
   std::vector<ChangeHash> heads() const { return heads_; }  // sorted
-  bool has(const ChangeHash& hash) const;         // applied
-  bool is_pending(const ChangeHash& hash) const;  // received, waiting for deps
+  bool has(const ChangeHash& hash) const;                   // applied
+  bool is_pending(const ChangeHash& hash) const;            // received, waiting for deps
   std::optional<Change> get(const ChangeHash& hash) const;  // applied only
   std::size_t size() const { return changes_.size(); }
   std::size_t pending_count() const { return pending_.size(); }

@@ -26,11 +26,11 @@ struct Eviction {
 };
 
 struct ImportStatus {
-  ActorRanges success;                // applied by this call (incl. formerly pending ones)
-  ActorRanges pending;                // changes of this call now waiting for deps
-  std::vector<ChangeHash> applied;    // in the order they were applied
-  std::size_t duplicates = 0;         // changes already known (applied or pending)
-  std::vector<Eviction> evicted;      // formerly pending changes found invalid
+  ActorRanges success;              // applied by this call (incl. formerly pending ones)
+  ActorRanges pending;              // changes of this call now waiting for deps
+  std::vector<ChangeHash> applied;  // in the order they were applied
+  std::size_t duplicates = 0;       // changes already known (applied or pending)
+  std::vector<Eviction> evicted;    // formerly pending changes found invalid
 
   bool has_pending() const { return !pending.empty(); }
 };

@@ -9,9 +9,9 @@
 namespace dagsync {
 
 struct ChangeLimits {
-  std::size_t max_change_bytes = 16u << 20;  // one encoded change
-  std::size_t max_deps = 1024;               // dependencies of one change
-  std::size_t max_message_chars = 64u << 10; // a change's commit message
+  std::size_t max_change_bytes = 16u << 20;   // one encoded change
+  std::size_t max_deps = 1024;                // dependencies of one change
+  std::size_t max_message_chars = 64u << 10;  // a change's commit message
 };
 
 struct GraphLimits {

@@ -26,14 +26,14 @@ struct ReceiveOptions {
 };
 
 struct ReceiveResult {
-  ImportStatus status;          // what applying the message's changes did
+  ImportStatus status;              // what applying the message's changes did
   std::size_t ignored_changes = 0;  // changes not applied because of read-only receiving
 };
 
 // Applies the message's changes to `graph` and updates `state`. Throws GraphError if the
 // graph refuses the changes; then neither `graph` nor `state` has changed.
-ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state,
-                                   const SyncMessage& message, ReceiveOptions options = {});
+ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const SyncMessage& message,
+                                   ReceiveOptions options = {});
 
 // True when the peer is known to hold every change we hold (its last reported heads cover
 // our whole graph).
