@@ -36,7 +36,7 @@ class World {
  public:
   explicit World(std::uint32_t seed) : rng_(seed) {
     int n = 2 + pick(4);
-    for (int i = 0; i < n; ++i) peers_.push_back(Peer{ChangeGraph(actor(std::uint8_t(i + 1)))});
+    for (int i = 0; i < n; ++i) peers_.push_back(Peer{ChangeGraph(actor(std::uint8_t(i + 1))), {}, {}, {}});
   }
 
   void run(Totals& totals) {
@@ -62,9 +62,9 @@ class World {
   int pick(int n) { return static_cast<int>(rng_() % static_cast<std::uint32_t>(n)); }
 
   void commit(int p) {
-    Change c =
-        peers_[p].graph.commit(text("p" + std::to_string(p) + " #" + std::to_string(counter_++)),
-                               std::nullopt, static_cast<std::int64_t>(counter_));
+    int n = counter_++;
+    Change c = peers_[p].graph.commit(text("p" + std::to_string(p) + " #" + std::to_string(n)),
+                                      std::nullopt, n);
     universe_.insert(c.hash());
   }
 

@@ -1,0 +1,88 @@
+// Transport interface: message-oriented connections that carry whole binary frames.
+//
+// Contract, for every adapter:
+// - A Connection delivers the peer's frames whole and in order to the frame handler given
+//   to start(), and reports its end exactly once to the close handler, with a reason; no
+//   frame is delivered after that. Handlers run on the application's io_context thread.
+// - send() queues a frame and returns at once. A frame over max_frame_bytes, or a send
+//   queue over max_send_queue_bytes (a peer that does not read), closes the connection
+//   with a clear reason and returns false; memory stays bounded.
+// - Incoming frames over max_frame_bytes close the connection (kFrameTooLarge).
+// - close() flushes what was queued where the transport allows it, then ends the
+//   connection; the local close handler sees the reason passed in.
+// - Nothing here starts threads: all work runs on the io_context the application owns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dagsync/bytes.h"
+
+namespace dagsync {
+
+struct CloseReason {
+  enum class Code : std::uint8_t {
+    kNormal,         // closed on purpose by this side
+    kRemoteClosed,   // the peer closed
+    kFrameTooLarge,  // a frame over max_frame_bytes, either way
+    kBadFrame,       // bytes that are not a frame of this transport (e.g. a text frame)
+    kProtocol,       // the session layer refused what arrived
+    kTimeout,        // connect, handshake or idle timeout
+    kNetwork,        // an I/O error
+    kBackpressure,   // the peer stopped reading and the send queue filled
+    kShutdown,       // the local side is shutting down
+  };
+  Code code = Code::kNormal;
+  std::string message;
+
+  std::string to_string() const;
+};
+
+const char* to_string(CloseReason::Code code);
+
+struct TransportOptions {
+  std::size_t max_frame_bytes = 16u << 20;
+  std::size_t max_send_queue_bytes = 64u << 20;
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds handshake_timeout{10'000};  // WebSocket upgrade
+  std::chrono::milliseconds idle_timeout{0};            // nothing received for this long; 0: off
+  std::chrono::milliseconds keepalive_interval{0};      // WebSocket ping; 0: off
+};
+
+class Connection {
+ public:
+  using FrameHandler = std::function<void(Bytes frame)>;
+  using CloseHandler = std::function<void(const CloseReason& reason)>;
+
+  virtual ~Connection() = default;
+  // Begins delivery. Call once.
+  virtual void start(FrameHandler on_frame, CloseHandler on_close) = 0;
+  // Queues a frame; false if the connection is closed or this send closed it.
+  virtual bool send(Bytes frame) = 0;
+  virtual void close(CloseReason reason = {}) = 0;
+  // Stops (true) or resumes (false) reading from the peer: local backpressure.
+  virtual void pause_reading(bool paused) = 0;
+  virtual bool is_open() const = 0;
+  // Bytes accepted by send() and not yet handed to the network.
+  virtual std::size_t queued_bytes() const = 0;
+  // For logs: scheme and remote address.
+  virtual std::string description() const = 0;
+};
+
+class Listener {
+ public:
+  using AcceptHandler = std::function<void(std::shared_ptr<Connection> connection)>;
+  virtual ~Listener() = default;
+  virtual void start(AcceptHandler on_accept) = 0;
+  // The URL peers connect to, with the port the OS chose when the URL asked for port 0.
+  virtual std::string url() const = 0;
+  virtual void close() = 0;
+};
+
+// Called once: a connection, or null and an error message.
+using ConnectHandler = std::function<void(std::shared_ptr<Connection> connection, std::string error)>;
+
+}  // namespace dagsync

@@ -1,0 +1,11 @@
+// WebSocket adapter (ws://host:port/path): binary messages are frames.
+#pragma once
+
+#include <memory>
+
+#include "dagsync/transports.h"
+
+namespace dagsync {
+std::unique_ptr<TransportAdapter> make_ws_adapter(asio::io_context& io,
+                                                  std::shared_ptr<spdlog::logger> logger);
+}
