@@ -63,8 +63,8 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
       CloseReason remote{reason.code == CloseReason::Code::kNetwork ? CloseReason::Code::kNetwork
                                                                     : CloseReason::Code::kRemoteClosed,
                          reason.message};
-      // Posted after every frame already sent, so the peer sees them first.
-      asio::post(io_, [peer, remote] { peer->finish(remote); });
+      // Posted after every frame already sent; the peer reads what arrived, then closes.
+      asio::post(io_, [peer, remote] { peer->finish_after_inbox(remote); });
     }
   }
 
@@ -85,6 +85,12 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
   }
 
   std::function<void()> on_finished;  // unregisters from the network
+
+  // A graceful close from the peer: deliver what it sent before closing (unless paused).
+  void finish_after_inbox(const CloseReason& reason) {
+    drain();
+    finish(reason);
+  }
 
  private:
   bool send_with_faults(Bytes frame) {

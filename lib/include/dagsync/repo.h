@@ -1,0 +1,136 @@
+// Repo: many documents (by id), their storage, and live sync with any number of peers.
+//
+// Contract:
+// - Runs on the application's io_context; every method and callback runs on its thread.
+// - A document is a ChangeGraph. Local changes (Repo::commit, or commit() on the graph)
+//   are stored, then pushed to every connected peer that shares the document; bursts made
+//   in one turn of the event loop (or within push_delay) go out as one round.
+// - Each connection starts with a hello (protocol version, peer id, capabilities); a
+//   version mismatch or any malformed frame is a clear error, sent to the peer, logged, and
+//   the connection closed. Other connections are unaffected.
+// - One SyncState per (peer, document): loaded from storage when the peer says hello, saved
+//   when the connection ends.
+// - Peers share a document once either side sends sync messages for it: with
+//   announce_documents, every local document is offered on connect; request() asks peers for
+//   a document we lack, and a peer without it answers "unavailable".
+// - connect() keeps the connection up: after a failure or a drop it retries with
+//   exponential backoff until disconnect() or the Repo's destruction.
+// - Destroying the Repo closes its connections and saves their sync states.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dagsync/change_graph.h"
+#include "dagsync/storage.h"
+#include "dagsync/subscription.h"
+#include "dagsync/sync.h"
+#include "dagsync/transport.h"
+
+namespace asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace dagsync {
+
+class Transports;
+
+struct ReconnectPolicy {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{10'000};
+  double factor = 2.0;
+};
+
+struct RepoOptions {
+  std::string peer_id;                      // default: random
+  std::shared_ptr<Storage> storage;         // default: MemoryStorage
+  std::shared_ptr<spdlog::logger> logger;   // default: "dagsync" on stderr, warnings and up
+  bool announce_documents = true;           // offer every local document on connect
+  bool accept_unknown_documents = true;     // store documents peers offer
+  std::vector<std::string> capabilities;
+  std::chrono::milliseconds hello_timeout{10'000};
+  std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off
+  std::chrono::milliseconds push_delay{0};  // extra coalescing window for local changes
+  ReconnectPolicy reconnect;
+  SyncLimits sync_limits;
+  GraphLimits graph_limits;
+};
+
+struct RemoteChanges {
+  std::string doc_id;
+  std::string peer_id;
+  std::vector<ChangeHash> applied;  // newly applied, in application order
+};
+
+struct PeerEvent {
+  enum class Kind { kConnected, kDisconnected, kConnectFailed, kUnavailable };
+  Kind kind;
+  std::string peer_id;      // empty before the hello
+  std::string address;      // the URL dialled, or the transport's description
+  std::string detail;       // close reason, connect error, or the unavailable document
+};
+
+struct PeerStats {
+  std::string peer_id;
+  std::string address;
+  bool connected = false;
+  std::uint64_t frames_sent = 0, frames_received = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  std::uint64_t sync_messages_sent = 0, sync_messages_received = 0;
+  std::uint64_t changes_sent = 0, changes_received = 0;
+  std::uint64_t round_trips = 0;  // sync messages answered by the peer
+};
+
+class Repo {
+ public:
+  static constexpr std::uint64_t kProtocolVersion = 1;
+
+  Repo(asio::io_context& io, Transports& transports, RepoOptions options = {});
+  ~Repo();
+  Repo(const Repo&) = delete;
+  Repo& operator=(const Repo&) = delete;
+
+  const std::string& peer_id() const;
+
+  // Documents. open() creates the document if it does not exist (loading it from storage
+  // when stored there); find() only looks. The graph stays owned by the Repo.
+  ChangeGraph& open(const std::string& doc_id);
+  ChangeGraph* find(const std::string& doc_id);
+  std::vector<std::string> documents() const;
+  Change commit(const std::string& doc_id, Bytes payload,
+                std::optional<std::string> message = std::nullopt,
+                std::optional<std::int64_t> timestamp_ms = std::nullopt);
+  // Asks every connected peer for the document (creating it empty here).
+  void request(const std::string& doc_id);
+
+  // Network. listen() returns the URL peers can dial (with the chosen port).
+  std::string listen(const std::string& url);
+  void connect(const std::string& url);
+  void disconnect(const std::string& url);
+  void accept(std::shared_ptr<Connection> connection, std::string address = "");
+
+  // Events.
+  Subscription on_remote_changes(std::function<void(const RemoteChanges&)> callback);
+  Subscription on_peer_event(std::function<void(const PeerEvent&)> callback);
+
+  std::vector<PeerStats> peers() const;
+  // Whether peer `peer_id` is known to hold every change of the document we hold.
+  bool peer_has_our_changes(const std::string& peer_id, const std::string& doc_id) const;
+
+  spdlog::logger& logger();
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace dagsync

@@ -1,0 +1,45 @@
+// Session envelopes: the frames a peer connection carries (docs/sessions.md). Each is a
+// msgpack array [version=1, type, seq, ...fields]; seq numbers each direction's frames from 0
+// so that a channel that loses, repeats or reorders frames is detected.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dagsync/bytes.h"
+
+namespace dagsync {
+
+struct Envelope {
+  static constexpr std::uint64_t kVersion = 1;
+  static constexpr std::size_t kMaxIdChars = 256;        // peer and document ids
+  static constexpr std::size_t kMaxCapabilities = 32;
+  static constexpr std::size_t kMaxErrorChars = 1024;
+
+  enum class Type : std::uint8_t {
+    kHello = 1,        // fields: protocol_version, peer_id, capabilities
+    kSync = 2,         // fields: doc_id, sync message bytes
+    kRequest = 3,      // fields: doc_id  ("start syncing this document with me")
+    kUnavailable = 4,  // fields: doc_id  ("I do not have it")
+    kError = 5,        // fields: message (sent before closing on a protocol error)
+    kHeartbeat = 6,    // no fields: keeps seq moving so a lost last frame shows up
+  };
+
+  Type type = Type::kHeartbeat;
+  std::uint64_t seq = 0;
+  std::uint64_t protocol_version = 0;
+  std::string peer_id;
+  std::vector<std::string> capabilities;
+  std::string doc_id;
+  Bytes payload;  // kSync: the encoded SyncMessage
+  std::string error;
+
+  Bytes encode() const;
+  // Throws DecodeError naming the field; `max_payload` bounds the sync message bytes.
+  static Envelope decode(ByteView bytes, std::size_t max_payload);
+};
+
+const char* to_string(Envelope::Type type);
+
+}  // namespace dagsync
