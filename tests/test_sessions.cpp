@@ -397,3 +397,19 @@ TEST_CASE("sessions: a burst of local commits goes out as one round") {
   REQUIRE(run_until(io, [&] { return same_document({&a, &b}, "doc", 100); }));
   CHECK(a.peers()[0].sync_messages_sent - before == 1);
 }
+
+#include "../examples/counting_adapter.h"
+
+TEST_CASE("sessions: a custom transport adapter (docs/transports.md) carries a sync") {
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  std::uint64_t counted = 0;
+  transports.add(std::make_unique<counting::Adapter>(transports, counted));
+  Repo a(io, transports, options_for("a")), b(io, transports, options_for("b"));
+  commit_text(a, "doc", 10, "a");
+  std::string url = a.listen("count+tcp://127.0.0.1:0");
+  CHECK(url.rfind("count+tcp://127.0.0.1:", 0) == 0);
+  b.connect(url);
+  REQUIRE(run_until(io, [&] { return same_document({&a, &b}, "doc", 10); }));
+  CHECK(counted > 0);
+}
