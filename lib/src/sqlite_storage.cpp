@@ -1,0 +1,232 @@
+#include "dagsync/sqlite_storage.h"
+
+#include <sqlite3.h>
+
+#include "dagsync/error.h"
+
+namespace dagsync {
+
+namespace {
+
+// Schema migrations: entry i takes user_version i to i + 1. Append, never edit.
+constexpr const char* kMigrations[] = {
+    R"sql(
+      CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+      );
+      CREATE TABLE changes (
+        doc INTEGER NOT NULL REFERENCES documents(id),
+        hash BLOB NOT NULL,
+        actor BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        UNIQUE (doc, hash)
+      );
+      CREATE TABLE sync_states (
+        doc INTEGER NOT NULL REFERENCES documents(id),
+        peer TEXT NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (doc, peer)
+      );
+    )sql",
+};
+static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
+
+}  // namespace
+
+// A prepared statement, finalized on scope exit.
+class SqliteStorage::Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw Error(std::string("sqlite: preparing statement: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  Statement& bind(int i, const std::string& v) {
+    return check(
+        sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  Statement& bind(int i, ByteView v) {
+    return check(
+        sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  // True while rows come; false when done.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  ByteView blob(int col) {
+    auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
+    return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};
+  }
+
+ private:
+  Statement& check(int rc) {
+    if (rc != SQLITE_OK) throw Error(std::string("sqlite: binding: ") + sqlite3_errmsg(db_));
+    return *this;
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+SqliteStorage::SqliteStorage(const std::string& path, SqliteOptions options) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw Error("sqlite: cannot open " + path + ": " + why);
+  }
+  try {
+    sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+    exec("PRAGMA journal_mode = WAL");
+    exec(options.durability == SqliteOptions::Durability::kFull ? "PRAGMA synchronous = FULL"
+                                                                : "PRAGMA synchronous = NORMAL");
+    exec("PRAGMA foreign_keys = ON");
+    migrate();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+SqliteStorage::~SqliteStorage() {
+  if (db_) sqlite3_close(db_);
+}
+
+void SqliteStorage::exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string why = message ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    throw Error("sqlite: " + path_ + ": " + why);
+  }
+}
+
+int SqliteStorage::schema_version() const {
+  Statement q(db_, "PRAGMA user_version");
+  q.step();
+  return static_cast<int>(q.integer(0));
+}
+
+void SqliteStorage::migrate() {
+  int version = schema_version();
+  if (version > kSchemaVersion) {
+    throw Error("sqlite: " + path_ + " has schema version " + std::to_string(version) +
+                ", newer than this library's " + std::to_string(kSchemaVersion));
+  }
+  for (; version < kSchemaVersion; ++version) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      exec(kMigrations[version]);
+      exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+}
+
+std::int64_t SqliteStorage::document_key(const std::string& doc_id, bool create) {
+  Statement find(db_, "SELECT id FROM documents WHERE name = ?");
+  find.bind(1, doc_id);
+  if (find.step()) return find.integer(0);
+  if (!create) return -1;
+  Statement insert(db_, "INSERT INTO documents (name) VALUES (?)");
+  insert.bind(1, doc_id);
+  insert.step();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<std::string> SqliteStorage::list_documents() {
+  Statement q(db_, "SELECT name FROM documents ORDER BY name");
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+std::vector<Change> SqliteStorage::load_changes(const std::string& doc_id) {
+  std::int64_t doc = document_key(doc_id, false);
+  std::vector<Change> out;
+  if (doc < 0) return out;
+  Statement q(db_, "SELECT rowid, hash, bytes FROM changes WHERE doc = ? ORDER BY rowid");
+  q.bind(1, doc);
+  while (q.step()) {
+    std::int64_t row = q.integer(0);
+    try {
+      ChangeHash hash = ChangeHash::from_bytes(q.blob(1));
+      out.push_back(Change::decode_verified(q.blob(2), hash));
+    } catch (const Error& e) {
+      throw Error("sqlite: " + path_ + ": document " + doc_id + ": corrupt change in row " +
+                  std::to_string(row) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+void SqliteStorage::append_changes(const std::string& doc_id, std::span<const Change> changes) {
+  if (changes.empty()) return;
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::int64_t doc = document_key(doc_id, true);
+    Statement insert(
+        db_, "INSERT OR IGNORE INTO changes (doc, hash, actor, seq, bytes) VALUES (?, ?, ?, ?, ?)");
+    for (const Change& c : changes) {
+      insert.bind(1, doc).bind(2, c.hash().view()).bind(3, c.actor().view());
+      insert.bind(4, static_cast<std::int64_t>(c.seq())).bind(5, c.bytes());
+      insert.step();
+      insert.reset();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::optional<Bytes> SqliteStorage::load_sync_state(const std::string& doc_id,
+                                                    const std::string& peer_id) {
+  std::int64_t doc = document_key(doc_id, false);
+  if (doc < 0) return std::nullopt;
+  Statement q(db_, "SELECT state FROM sync_states WHERE doc = ? AND peer = ?");
+  q.bind(1, doc).bind(2, peer_id);
+  if (!q.step()) return std::nullopt;
+  ByteView b = q.blob(0);
+  return Bytes(b.begin(), b.end());
+}
+
+void SqliteStorage::save_sync_state(const std::string& doc_id, const std::string& peer_id,
+                                    ByteView state) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::int64_t doc = document_key(doc_id, true);
+    Statement q(db_,
+                "INSERT INTO sync_states (doc, peer, state) VALUES (?, ?, ?) "
+                "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state");
+    q.bind(1, doc).bind(2, peer_id).bind(3, state);
+    q.step();
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+}  // namespace dagsync
