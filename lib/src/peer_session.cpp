@@ -266,6 +266,15 @@ bool PeerSession::has_our_changes(const std::string& doc_id) const {
   return doc && dagsync::has_our_changes(doc->graph, it->second);
 }
 
+bool PeerSession::in_sync(const std::string& doc_id) const {
+  if (!has_our_changes(doc_id)) return false;
+  auto repo = repo_.lock();
+  const auto& theirs = states_.at(doc_id).their_heads;
+  auto* doc = repo->find(doc_id);
+  return theirs && doc->graph.pending_count() == 0 &&
+         std::all_of(theirs->begin(), theirs->end(), [&](const ChangeHash& h) { return doc->graph.has(h); });
+}
+
 void PeerSession::on_closed(const CloseReason& reason) {
   if (closed_) return;
   closed_ = true;

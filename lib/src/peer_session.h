@@ -31,6 +31,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   const std::string& dialled_url() const { return dialled_url_; }
   const PeerStats& stats() const { return stats_; }
   bool has_our_changes(const std::string& doc_id) const;
+  bool in_sync(const std::string& doc_id) const;
 
  private:
   void on_frame(Bytes frame);

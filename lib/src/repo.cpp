@@ -311,4 +311,11 @@ bool Repo::peer_has_our_changes(const std::string& peer_id, const std::string& d
   return false;
 }
 
+bool Repo::in_sync_with(const std::string& peer_id, const std::string& doc_id) const {
+  for (const auto& session : impl_->sessions) {
+    if (session->peer_id() == peer_id && session->in_sync(doc_id)) return true;
+  }
+  return false;
+}
+
 }  // namespace dagsync

@@ -1,4 +1,4 @@
-// Umbrella header: the whole public API of the core library.
+// Umbrella header: the whole public API.
 #pragma once
 
 #include "dagsync/bloom_filter.h"
@@ -9,8 +9,15 @@
 #include "dagsync/ids.h"
 #include "dagsync/import_status.h"
 #include "dagsync/limits.h"
+#include "dagsync/memory_transport.h"
+#include "dagsync/repo.h"
+#include "dagsync/sqlite_storage.h"
+#include "dagsync/storage.h"
 #include "dagsync/subscription.h"
 #include "dagsync/sync.h"
 #include "dagsync/sync_message.h"
 #include "dagsync/sync_state.h"
+#include "dagsync/transport.h"
+#include "dagsync/transports.h"
+#include "dagsync/url.h"
 #include "dagsync/version_vector.h"

@@ -124,6 +124,8 @@ class Repo {
   std::vector<PeerStats> peers() const;
   // Whether peer `peer_id` is known to hold every change of the document we hold.
   bool peer_has_our_changes(const std::string& peer_id, const std::string& doc_id) const;
+  // Both ways: the peer holds all we hold, and we hold every head it last reported.
+  bool in_sync_with(const std::string& peer_id, const std::string& doc_id) const;
 
   spdlog::logger& logger();
 
