@@ -1,13 +1,15 @@
 // The shortest complete program that syncs one document between two peers over TCP.
+#include <dagsync/dagsync.h>
 #include <asio.hpp>
 #include <chrono>
 #include <cstdio>
-#include <dagsync/dagsync.h>
 #include <string>
 
 using namespace std::chrono_literals;
 
-static dagsync::Bytes bytes(const std::string& s) { return {s.begin(), s.end()}; }
+static dagsync::Bytes bytes(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 
 int main() {
   asio::io_context io;  // everything runs on this loop; no hidden threads

@@ -3,15 +3,16 @@
 //   dagsync-peer serve --tcp 127.0.0.1:7000 --ws 127.0.0.1:7001 --store server.db
 //   dagsync-peer local --store alice.db --doc notes add "buy milk"      (offline edit)
 //   dagsync-peer local --store alice.db --doc notes list
-//   dagsync-peer connect tcp://127.0.0.1:7000 --store alice.db --doc notes [add TEXT|list|status|sync]
-//   dagsync-peer connect ws://127.0.0.1:7001/sync --store bob.db --doc notes   (interactive)
+//   dagsync-peer connect tcp://127.0.0.1:7000 --store alice.db --doc notes [add
+//   TEXT|list|status|sync] dagsync-peer connect ws://127.0.0.1:7001/sync --store bob.db --doc notes
+//   (interactive)
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "dagsync/dagsync.h"
 
@@ -19,12 +20,16 @@ using namespace dagsync;
 
 namespace {
 
-std::string text_of(ByteView payload) { return std::string(payload.begin(), payload.end()); }
+std::string text_of(ByteView payload) {
+  return std::string(payload.begin(), payload.end());
+}
 
 std::string human_bytes(std::uint64_t n) {
   char buf[32];
-  if (n < 1024) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  else std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(n) / 1024);
+  if (n < 1024)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(n) / 1024);
   return buf;
 }
 
@@ -37,8 +42,8 @@ std::string heads_text(const ChangeGraph& g) {
 void print_document(const std::string& name, const ChangeGraph& g) {
   std::printf("%s: %zu changes, heads %s\n", name.c_str(), g.size(), heads_text(g).c_str());
   for (const Change& c : g.changes()) {
-    std::printf("  %s #%llu  %s\n", c.actor().short_hex().c_str(), static_cast<unsigned long long>(c.seq()),
-                text_of(c.payload()).c_str());
+    std::printf("  %s #%llu  %s\n", c.actor().short_hex().c_str(),
+                static_cast<unsigned long long>(c.seq()), text_of(c.payload()).c_str());
   }
 }
 
@@ -46,18 +51,20 @@ void print_status(const Repo& repo) {
   auto peers = repo.peers();
   if (peers.empty()) std::printf("no peers connected\n");
   for (const auto& p : peers) {
-    std::printf("peer %s (%s): sync messages %llu sent / %llu received, changes %llu sent / %llu received, "
-                "%s sent / %s received, %llu round trips\n",
-                p.peer_id.c_str(), p.address.c_str(), static_cast<unsigned long long>(p.sync_messages_sent),
-                static_cast<unsigned long long>(p.sync_messages_received),
-                static_cast<unsigned long long>(p.changes_sent), static_cast<unsigned long long>(p.changes_received),
-                human_bytes(p.bytes_sent).c_str(), human_bytes(p.bytes_received).c_str(),
-                static_cast<unsigned long long>(p.round_trips));
+    std::printf(
+        "peer %s (%s): sync messages %llu sent / %llu received, changes %llu sent / %llu received, "
+        "%s sent / %s received, %llu round trips\n",
+        p.peer_id.c_str(), p.address.c_str(), static_cast<unsigned long long>(p.sync_messages_sent),
+        static_cast<unsigned long long>(p.sync_messages_received),
+        static_cast<unsigned long long>(p.changes_sent),
+        static_cast<unsigned long long>(p.changes_received), human_bytes(p.bytes_sent).c_str(),
+        human_bytes(p.bytes_received).c_str(), static_cast<unsigned long long>(p.round_trips));
   }
 }
 
 std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
-  auto logger = std::make_shared<spdlog::logger>("dagsync", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(
+      "dagsync", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   logger->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
   return logger;
 }
@@ -88,12 +95,15 @@ int serve(const Common& common, const std::string& tcp, const std::string& ws) {
   Transports transports(io, {}, make_logger(common.verbose));
   Repo repo(io, transports, repo_options(common, true));
   auto sub = repo.on_peer_event([](const PeerEvent& e) {
-    if (e.kind == PeerEvent::Kind::kConnected) std::printf("server: %s connected\n", e.peer_id.c_str());
-    if (e.kind == PeerEvent::Kind::kDisconnected) std::printf("server: %s disconnected\n", e.peer_id.c_str());
+    if (e.kind == PeerEvent::Kind::kConnected)
+      std::printf("server: %s connected\n", e.peer_id.c_str());
+    if (e.kind == PeerEvent::Kind::kDisconnected)
+      std::printf("server: %s disconnected\n", e.peer_id.c_str());
     std::fflush(stdout);
   });
   if (!tcp.empty()) std::printf("server: listening on %s\n", repo.listen("tcp://" + tcp).c_str());
-  if (!ws.empty()) std::printf("server: listening on %s\n", repo.listen("ws://" + ws + "/sync").c_str());
+  if (!ws.empty())
+    std::printf("server: listening on %s\n", repo.listen("ws://" + ws + "/sync").c_str());
   std::printf("server: %zu documents in %s\n", repo.documents().size(), common.store.c_str());
   std::fflush(stdout);
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -103,7 +113,8 @@ int serve(const Common& common, const std::string& tcp, const std::string& ws) {
   return 0;
 }
 
-int local(const Common& common, const std::string& doc, const std::vector<std::string>& add, bool list) {
+int local(const Common& common, const std::string& doc, const std::vector<std::string>& add,
+          bool list) {
   asio::io_context io;
   Transports transports(io, {}, make_logger(common.verbose));
   Repo repo(io, transports, repo_options(common, false));
@@ -112,14 +123,14 @@ int local(const Common& common, const std::string& doc, const std::vector<std::s
   if (list || add.empty()) {
     print_document(doc, g);
   } else {
-    std::printf("added %zu changes: %s now has %zu changes, heads %s\n", add.size(), doc.c_str(), g.size(),
-                heads_text(g).c_str());
+    std::printf("added %zu changes: %s now has %zu changes, heads %s\n", add.size(), doc.c_str(),
+                g.size(), heads_text(g).c_str());
   }
   return 0;
 }
 
-int connect(const Common& common, const std::string& url, const std::string& doc, std::string action,
-            const std::vector<std::string>& words, double timeout_s) {
+int connect(const Common& common, const std::string& url, const std::string& doc,
+            std::string action, const std::vector<std::string>& words, double timeout_s) {
   asio::io_context io;
   Transports transports(io, {}, make_logger(common.verbose));
   Repo repo(io, transports, repo_options(common, false));
@@ -196,8 +207,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Common common;
   auto add_common = [&](CLI::App* cmd) {
-    cmd->add_option("--store", common.store, "SQLite file holding documents and sync states")->required();
-    cmd->add_option("--peer-id", common.peer_id, "this peer's id (default: derived from the store path)");
+    cmd->add_option("--store", common.store, "SQLite file holding documents and sync states")
+        ->required();
+    cmd->add_option("--peer-id", common.peer_id,
+                    "this peer's id (default: derived from the store path)");
     cmd->add_flag("-v,--verbose", common.verbose, "log sessions at debug level");
   };
 
@@ -218,7 +231,8 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--add", local_add, "add a change with this text (repeatable)");
   local_cmd->add_flag("--list", local_list, "list the document's changes and heads");
 
-  auto* connect_cmd = app.add_subcommand("connect", "sync with a server; interactive without an action");
+  auto* connect_cmd =
+      app.add_subcommand("connect", "sync with a server; interactive without an action");
   add_common(connect_cmd);
   connect_cmd->add_option("url", url, "tcp://HOST:PORT or ws://HOST:PORT/sync")->required();
   connect_cmd->add_option("--doc", doc, "document name")->required();
@@ -234,7 +248,8 @@ int main(int argc, char** argv) {
       return serve(common, tcp, ws);
     }
     if (local_cmd->parsed()) return local(common, doc, local_add, local_list);
-    if (action == "add" && words.empty()) throw CLI::ValidationError("add", "needs the text of the change");
+    if (action == "add" && words.empty())
+      throw CLI::ValidationError("add", "needs the text of the change");
     return connect(common, url, doc, action, words, timeout_s);
   } catch (const CLI::Error& e) {
     return app.exit(e);

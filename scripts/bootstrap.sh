@@ -13,6 +13,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the WebSocket interop test (tests/node). Any node/npm on PATH will do
+# (e.g. installed outside apt); the Debian packages are installed only when they are absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 ((${#missing[@]} == 0)) && exit 0
 
 echo "bootstrap: installing missing Debian packages: ${missing[*]}"

@@ -2,12 +2,12 @@
 // fixed sleep), quiet loggers, and URLs for each transport on loopback with OS-chosen ports.
 #pragma once
 
-#include <asio.hpp>
-#include <chrono>
-#include <functional>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <asio.hpp>
+#include <chrono>
+#include <functional>
 #include <sstream>
 
 #include "dagsync/memory_transport.h"

@@ -36,7 +36,8 @@ class World {
  public:
   explicit World(std::uint32_t seed) : rng_(seed) {
     int n = 2 + pick(4);
-    for (int i = 0; i < n; ++i) peers_.push_back(Peer{ChangeGraph(actor(std::uint8_t(i + 1))), {}, {}, {}});
+    for (int i = 0; i < n; ++i)
+      peers_.push_back(Peer{ChangeGraph(actor(std::uint8_t(i + 1))), {}, {}, {}});
   }
 
   void run(Totals& totals) {

@@ -43,18 +43,21 @@ struct Applied {
   }
 };
 
-bool same_document(const std::vector<Repo*>& repos, const std::string& doc, std::size_t expected_size) {
+bool same_document(const std::vector<Repo*>& repos, const std::string& doc,
+                   std::size_t expected_size) {
   ChangeGraph* first = repos[0]->find(doc);
   if (!first || first->size() != expected_size) return false;
   for (Repo* r : repos) {
     ChangeGraph* g = r->find(doc);
-    if (!g || g->heads() != first->heads() || g->size() != expected_size || g->pending_count() != 0) return false;
+    if (!g || g->heads() != first->heads() || g->size() != expected_size || g->pending_count() != 0)
+      return false;
   }
   return true;
 }
 
 void commit_text(Repo& repo, const std::string& doc, int count, const std::string& label) {
-  for (int i = 0; i < count; ++i) repo.commit(doc, text(label + " " + std::to_string(i)), std::nullopt, i);
+  for (int i = 0; i < count; ++i)
+    repo.commit(doc, text(label + " " + std::to_string(i)), std::nullopt, i);
 }
 
 }  // namespace
@@ -97,7 +100,8 @@ TEST_CASE("sessions: five peers in a star, the server relaying between clients")
     std::vector<std::unique_ptr<Repo>> clients;
     std::vector<std::unique_ptr<Applied>> applied;
     for (int i = 0; i < 4; ++i) {
-      clients.push_back(std::make_unique<Repo>(io, transports, options_for("client" + std::to_string(i))));
+      clients.push_back(
+          std::make_unique<Repo>(io, transports, options_for("client" + std::to_string(i))));
       applied.push_back(std::make_unique<Applied>(*clients.back()));
       commit_text(*clients.back(), "shared", 3, "c" + std::to_string(i));
       commit_text(*clients.back(), "own" + std::to_string(i), 2, "private");
@@ -129,24 +133,28 @@ TEST_CASE("sessions: five peers in a mesh with concurrent edits on several docum
     for (int i = 0; i < 5; ++i) {
       peers.push_back(std::make_unique<Repo>(io, transports, options_for("p" + std::to_string(i))));
       applied.push_back(std::make_unique<Applied>(*peers.back()));
-      urls.push_back(peers.back()->listen(listen_url(scheme, "mesh-" + scheme + std::to_string(i))));
+      urls.push_back(
+          peers.back()->listen(listen_url(scheme, "mesh-" + scheme + std::to_string(i))));
     }
     for (int i = 0; i < 5; ++i) {
       for (int j = i + 1; j < 5; ++j) peers[i]->connect(urls[j]);
     }
     for (int i = 0; i < 5; ++i) {
-      for (const std::string doc : {"x", "y", "z"}) commit_text(*peers[i], doc, 2, "p" + std::to_string(i));
+      for (const std::string doc : {"x", "y", "z"})
+        commit_text(*peers[i], doc, 2, "p" + std::to_string(i));
     }
     std::vector<Repo*> all;
     for (auto& p : peers) all.push_back(p.get());
     REQUIRE(run_until(io, [&] {
-      return same_document(all, "x", 10) && same_document(all, "y", 10) && same_document(all, "z", 10);
+      return same_document(all, "x", 10) && same_document(all, "y", 10) &&
+             same_document(all, "z", 10);
     }));
     for (auto& a : applied) CHECK(a->none_twice());
   }
 }
 
-TEST_CASE("sessions: a connection cut mid-sync, then reconnect: nothing lost, nothing applied twice") {
+TEST_CASE(
+    "sessions: a connection cut mid-sync, then reconnect: nothing lost, nothing applied twice") {
   for (const auto& scheme : kSchemes) {
     CAPTURE(scheme);
     asio::io_context io;
@@ -212,9 +220,12 @@ TEST_CASE("sessions: in-memory fault injection over many seeds converges") {
       int n = 1 + static_cast<int>(rng() % 4);
       commit_text(who, "doc", n, "r" + std::to_string(round));
       total += n;
-      run_until(io, [] { return false; }, std::chrono::milliseconds(3));
+      run_until(
+          io, [] { return false; }, std::chrono::milliseconds(3));
     }
-    REQUIRE(run_until(io, [&] { return same_document({&server, &c1, &c2}, "doc", static_cast<std::size_t>(total)); }));
+    REQUIRE(run_until(io, [&] {
+      return same_document({&server, &c1, &c2}, "doc", static_cast<std::size_t>(total));
+    }));
     CHECK(a1.none_twice());
     CHECK(a2.none_twice());
   }
@@ -375,7 +386,8 @@ TEST_CASE("sessions: sync states are saved on disconnect and reused: a resync se
     REQUIRE(b->find("doc") != nullptr);
     CHECK(b->find("doc")->size() == 50);
     b->connect(url);
-    REQUIRE(run_until(io, [&] { return !b->peers().empty() && b->peers()[0].sync_messages_received > 0; }));
+    REQUIRE(run_until(
+        io, [&] { return !b->peers().empty() && b->peers()[0].sync_messages_received > 0; }));
     REQUIRE(run_until(io, [&] { return b->peer_has_our_changes("a", "doc"); }));
     settle(io);
     for (const auto& p : a.peers()) CHECK(p.changes_sent == 0);
@@ -390,7 +402,8 @@ TEST_CASE("sessions: a burst of local commits goes out as one round") {
   a.open("doc");
   b.connect(a.listen("mem://burst"));
   REQUIRE(run_until(io, [&] { return !a.peers().empty() && a.peers()[0].connected; }));
-  REQUIRE(run_until(io, [&] { return b.find("doc") != nullptr && a.peer_has_our_changes("b", "doc"); }));
+  REQUIRE(run_until(
+      io, [&] { return b.find("doc") != nullptr && a.peer_has_our_changes("b", "doc"); }));
   settle(io);
   auto before = a.peers()[0].sync_messages_sent;
   commit_text(a, "doc", 100, "burst");  // one turn of the loop

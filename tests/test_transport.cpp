@@ -17,8 +17,8 @@ struct Endpoints {
 };
 
 // Listens on `url`, connects to it, and starts both ends recording what they get.
-std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_context& io, const std::string& url,
-                                  Endpoints& e) {
+std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_context& io,
+                                  const std::string& url, Endpoints& e) {
   auto listener = transports.listen(url);
   listener->start([&](std::shared_ptr<Connection> c) {
     e.server = c;
@@ -39,7 +39,9 @@ std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_context& io, 
   return listener;
 }
 
-Bytes frame_of(std::size_t size, std::uint8_t fill) { return Bytes(size, fill); }
+Bytes frame_of(std::size_t size, std::uint8_t fill) {
+  return Bytes(size, fill);
+}
 
 }  // namespace
 
@@ -55,7 +57,9 @@ TEST_CASE("transport: frames arrive whole and in order, both ways") {
       CHECK(e.client->send(frame_of(sizes[i], std::uint8_t(i))));
       CHECK(e.server->send(frame_of(sizes[i], std::uint8_t(i + 100))));
     }
-    REQUIRE(run_until(io, [&] { return e.server_got.size() == sizes.size() && e.client_got.size() == sizes.size(); }));
+    REQUIRE(run_until(io, [&] {
+      return e.server_got.size() == sizes.size() && e.client_got.size() == sizes.size();
+    }));
     for (std::size_t i = 0; i < sizes.size(); ++i) {
       CHECK(e.server_got[i] == frame_of(sizes[i], std::uint8_t(i)));
       CHECK(e.client_got[i] == frame_of(sizes[i], std::uint8_t(i + 100)));
@@ -99,7 +103,8 @@ TEST_CASE("transport: tcp refuses a frame header over the limit and a frame cut 
     accepted.push_back(c);
     c->start([&](Bytes) { ++frames; }, [&](const CloseReason& r) { reasons.push_back(r); });
   });
-  auto port = static_cast<std::uint16_t>(std::stoi(listener->url().substr(listener->url().rfind(':') + 1)));
+  auto port =
+      static_cast<std::uint16_t>(std::stoi(listener->url().substr(listener->url().rfind(':') + 1)));
   asio::ip::tcp::endpoint target(asio::ip::make_address("127.0.0.1"), port);
 
   SUBCASE("header announcing 2 GB") {
@@ -148,7 +153,8 @@ TEST_CASE("transport: a peer that stops reading fills a bounded send queue, then
     REQUIRE(e.server_closed.has_value());
     CHECK(e.server_closed->code == CloseReason::Code::kBackpressure);
     CHECK(max_queued <= options.max_send_queue_bytes);
-    MESSAGE(url << ": closed after " << sent << " frames, at most " << max_queued << " bytes queued");
+    MESSAGE(url << ": closed after " << sent << " frames, at most " << max_queued
+                << " bytes queued");
   }
 }
 
@@ -161,7 +167,8 @@ TEST_CASE("transport: idle timeout closes a silent connection") {
     Transports transports(io, options, quiet_logger());
     Endpoints e;
     auto listener = pair_up(transports, io, url, e);
-    REQUIRE(run_until(io, [&] { return e.server_closed.has_value() && e.client_closed.has_value(); }));
+    REQUIRE(
+        run_until(io, [&] { return e.server_closed.has_value() && e.client_closed.has_value(); }));
     CHECK((e.server_closed->code == CloseReason::Code::kTimeout ||
            e.client_closed->code == CloseReason::Code::kTimeout));
   }
@@ -219,7 +226,8 @@ TEST_CASE("transport: memory faults are reproducible from the seed") {
     Endpoints e;
     auto listener = pair_up(transports, io, "mem://faults", e);
     for (int i = 0; i < 200; ++i) e.client->send(Bytes{std::uint8_t(i)});
-    run_until(io, [&] { return false; }, std::chrono::milliseconds(50));
+    run_until(
+        io, [&] { return false; }, std::chrono::milliseconds(50));
     std::vector<int> got;
     for (const auto& f : e.server_got) got.push_back(f[0]);
     return got;

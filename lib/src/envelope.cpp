@@ -7,12 +7,18 @@ namespace dagsync {
 
 const char* to_string(Envelope::Type type) {
   switch (type) {
-    case Envelope::Type::kHello: return "hello";
-    case Envelope::Type::kSync: return "sync";
-    case Envelope::Type::kRequest: return "request";
-    case Envelope::Type::kUnavailable: return "unavailable";
-    case Envelope::Type::kError: return "error";
-    case Envelope::Type::kHeartbeat: return "heartbeat";
+    case Envelope::Type::kHello:
+      return "hello";
+    case Envelope::Type::kSync:
+      return "sync";
+    case Envelope::Type::kRequest:
+      return "request";
+    case Envelope::Type::kUnavailable:
+      return "unavailable";
+    case Envelope::Type::kError:
+      return "error";
+    case Envelope::Type::kHeartbeat:
+      return "heartbeat";
   }
   return "unknown";
 }
@@ -70,13 +76,15 @@ Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
   std::uint32_t n = r.array("fields", 6);
   if (n < 3) r.fail("fields", "expected at least version, type and seq");
   std::uint64_t version = r.uint("version");
-  if (version != kVersion) r.fail("version", "unsupported envelope version " + std::to_string(version));
+  if (version != kVersion)
+    r.fail("version", "unsupported envelope version " + std::to_string(version));
   Envelope e;
   std::uint64_t type = r.uint("type");
   e.seq = r.uint("seq");
   auto expect = [&](std::uint32_t fields) {
     if (n != 3 + fields) {
-      r.fail("fields", std::string(to_string(e.type)) + " takes " + std::to_string(fields) + " fields");
+      r.fail("fields",
+             std::string(to_string(e.type)) + " takes " + std::to_string(fields) + " fields");
     }
   };
   switch (type) {

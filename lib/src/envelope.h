@@ -13,7 +13,7 @@ namespace dagsync {
 
 struct Envelope {
   static constexpr std::uint64_t kVersion = 1;
-  static constexpr std::size_t kMaxIdChars = 256;        // peer and document ids
+  static constexpr std::size_t kMaxIdChars = 256;  // peer and document ids
   static constexpr std::size_t kMaxCapabilities = 32;
   static constexpr std::size_t kMaxErrorChars = 1024;
 

@@ -47,9 +47,9 @@ void PeerSession::start() {
       if (ec || !self || self->hello_received_ || self->closed_) return;
       self->log_->warn("peer {}: no hello within {} ms; closing", self->label(),
                        self->options_.hello_timeout.count());
-      self->close({CloseReason::Code::kTimeout, "no hello within " +
-                                                    std::to_string(self->options_.hello_timeout.count()) +
-                                                    " ms"});
+      self->close(
+          {CloseReason::Code::kTimeout,
+           "no hello within " + std::to_string(self->options_.hello_timeout.count()) + " ms"});
     });
   }
   arm_heartbeat();
@@ -81,7 +81,7 @@ void PeerSession::send(Envelope envelope) {
 void PeerSession::close(const CloseReason& reason) {
   if (closed_) return;
   auto keep_alive = shared_from_this();  // the Repo may drop its reference while we close
-  connection_->close(reason);  // calls on_closed
+  connection_->close(reason);            // calls on_closed
   if (!closed_) on_closed(reason);
 }
 
@@ -204,9 +204,11 @@ void PeerSession::handle_sync(const Envelope& envelope) {
     return protocol_error("document " + doc_id + ": refused changes: " + e.what());
   }
   for (const auto& e : result.status.evicted) {
-    log_->warn("peer {}: document {}: dropped pending change {}: {}", label(), doc_id, e.hash.hex(), e.reason);
+    log_->warn("peer {}: document {}: dropped pending change {}: {}", label(), doc_id, e.hash.hex(),
+               e.reason);
   }
-  if (!result.status.applied.empty()) repo->remote_applied(doc_id, stats_.peer_id, result.status.applied);
+  if (!result.status.applied.empty())
+    repo->remote_applied(doc_id, stats_.peer_id, result.status.applied);
   sync_document(doc_id);
 }
 
@@ -272,7 +274,8 @@ bool PeerSession::in_sync(const std::string& doc_id) const {
   const auto& theirs = states_.at(doc_id).their_heads;
   auto* doc = repo->find(doc_id);
   return theirs && doc->graph.pending_count() == 0 &&
-         std::all_of(theirs->begin(), theirs->end(), [&](const ChangeHash& h) { return doc->graph.has(h); });
+         std::all_of(theirs->begin(), theirs->end(),
+                     [&](const ChangeHash& h) { return doc->graph.has(h); });
 }
 
 void PeerSession::on_closed(const CloseReason& reason) {
@@ -287,7 +290,8 @@ void PeerSession::on_closed(const CloseReason& reason) {
       try {
         repo->options.storage->save_sync_state(doc_id, stats_.peer_id, state.encode());
       } catch (const Error& e) {
-        log_->warn("peer {}: document {}: could not save sync state: {}", label(), doc_id, e.what());
+        log_->warn("peer {}: document {}: could not save sync state: {}", label(), doc_id,
+                   e.what());
       }
     }
   }

@@ -11,7 +11,8 @@ namespace dagsync {
 namespace {
 std::shared_ptr<spdlog::logger> default_logger() {
   // Not registered with spdlog's global registry: each Repo owns its logger.
-  auto logger = std::make_shared<spdlog::logger>("dagsync", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(
+      "dagsync", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   logger->set_level(spdlog::level::warn);
   return logger;
 }
@@ -129,10 +130,12 @@ void Repo::Impl::session_ready(const std::shared_ptr<PeerSession>& session) {
   emit({PeerEvent::Kind::kConnected, session->peer_id(), session->stats().address, ""});
 }
 
-void Repo::Impl::session_closed(const std::shared_ptr<PeerSession>& session, const CloseReason& reason) {
+void Repo::Impl::session_closed(const std::shared_ptr<PeerSession>& session,
+                                const CloseReason& reason) {
   sessions.erase(session);
   if (session->ready()) {
-    emit({PeerEvent::Kind::kDisconnected, session->peer_id(), session->stats().address, reason.to_string()});
+    emit({PeerEvent::Kind::kDisconnected, session->peer_id(), session->stats().address,
+          reason.to_string()});
   }
   auto it = dialers.find(session->dialled_url());
   if (it != dialers.end() && it->second->active && !shutting_down) {
@@ -171,9 +174,10 @@ void Repo::Impl::dial(const std::string& url) {
 
 void Repo::Impl::retry_later(const std::shared_ptr<Dialer>& dialer) {
   auto delay = dialer->backoff;
-  dialer->backoff = std::min(options.reconnect.max,
-                             std::chrono::milliseconds(static_cast<long long>(
-                                 static_cast<double>(dialer->backoff.count()) * options.reconnect.factor)));
+  dialer->backoff =
+      std::min(options.reconnect.max,
+               std::chrono::milliseconds(static_cast<long long>(
+                   static_cast<double>(dialer->backoff.count()) * options.reconnect.factor)));
   dialer->timer->expires_after(delay);
   std::weak_ptr<Impl> weak = weak_from_this();
   std::string url = dialer->url;
@@ -192,7 +196,8 @@ void Repo::Impl::shutdown() {
   for (auto& listener : listeners) listener->close();
   push_timer.cancel();
   auto current = sessions;
-  for (const auto& session : current) session->close({CloseReason::Code::kShutdown, "repo shutting down"});
+  for (const auto& session : current)
+    session->close({CloseReason::Code::kShutdown, "repo shutting down"});
   sessions.clear();
 }
 
@@ -203,10 +208,16 @@ Repo::Repo(asio::io_context& io, Transports& transports, RepoOptions options)
   for (const auto& doc_id : impl_->options.storage->list_documents()) impl_->open(doc_id);
 }
 
-Repo::~Repo() { impl_->shutdown(); }
+Repo::~Repo() {
+  impl_->shutdown();
+}
 
-const std::string& Repo::peer_id() const { return impl_->options.peer_id; }
-spdlog::logger& Repo::logger() { return *impl_->log; }
+const std::string& Repo::peer_id() const {
+  return impl_->options.peer_id;
+}
+spdlog::logger& Repo::logger() {
+  return *impl_->log;
+}
 
 ChangeGraph& Repo::open(const std::string& doc_id) {
   bool existed = impl_->find(doc_id) != nullptr;

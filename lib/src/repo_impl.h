@@ -1,11 +1,11 @@
 // Internal: the Repo's state, shared with the peer sessions it runs.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <asio.hpp>
 #include <map>
 #include <memory>
 #include <set>
-#include <spdlog/spdlog.h>
 
 #include "dagsync/repo.h"
 #include "dagsync/transports.h"

@@ -1,10 +1,10 @@
 #include "dagsync/memory_transport.h"
 
+#include <spdlog/spdlog.h>
 #include <asio.hpp>
 #include <deque>
 #include <optional>
 #include <random>
-#include <spdlog/spdlog.h>
 
 #include "dagsync/error.h"
 
@@ -40,14 +40,15 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
   bool send(Bytes frame) override {
     if (!open_) return false;
     if (frame.size() > options_.max_frame_bytes) {
-      close({CloseReason::Code::kFrameTooLarge, "refusing to send a frame of " +
-                                                    std::to_string(frame.size()) + " bytes (limit " +
-                                                    std::to_string(options_.max_frame_bytes) + ")"});
+      close({CloseReason::Code::kFrameTooLarge,
+             "refusing to send a frame of " + std::to_string(frame.size()) + " bytes (limit " +
+                 std::to_string(options_.max_frame_bytes) + ")"});
       return false;
     }
     if (in_flight_bytes_ + frame.size() > options_.max_send_queue_bytes) {
       close({CloseReason::Code::kBackpressure,
-             "send queue full: " + std::to_string(in_flight_bytes_) + " bytes unread by the peer (limit " +
+             "send queue full: " + std::to_string(in_flight_bytes_) +
+                 " bytes unread by the peer (limit " +
                  std::to_string(options_.max_send_queue_bytes) + ")"});
       return false;
     }
@@ -60,17 +61,24 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
     if (!open_) return;
     finish(reason);
     if (auto peer = peer_.lock()) {
-      CloseReason remote{reason.code == CloseReason::Code::kNetwork ? CloseReason::Code::kNetwork
-                                                                    : CloseReason::Code::kRemoteClosed,
+      CloseReason remote{reason.code == CloseReason::Code::kNetwork
+                             ? CloseReason::Code::kNetwork
+                             : CloseReason::Code::kRemoteClosed,
                          reason.message};
       // Posted after every frame already sent; the peer reads what arrived, then closes.
       asio::post(io_, [peer, remote] { peer->finish_after_inbox(remote); });
     }
   }
 
+  // While paused the peer cannot reach us, so the idle timer rests too.
   void pause_reading(bool paused) override {
     paused_ = paused;
-    if (!paused) schedule_drain();
+    if (paused) {
+      idle_timer_.cancel();
+    } else {
+      arm_idle_timer();
+      schedule_drain();
+    }
   }
   bool is_open() const override { return open_; }
   std::size_t queued_bytes() const override { return in_flight_bytes_; }
@@ -138,7 +146,8 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
       asio::post(io_, std::move(arrive));
     } else {
       auto timer = std::make_shared<asio::steady_timer>(io_, at);
-      timer->async_wait([timer, arrive = std::move(arrive)](const std::error_code&) mutable { arrive(); });
+      timer->async_wait(
+          [timer, arrive = std::move(arrive)](const std::error_code&) mutable { arrive(); });
     }
   }
 
@@ -178,15 +187,14 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
   }
 
   void arm_idle_timer() {
-    if (options_.idle_timeout.count() <= 0 || !open_) return;
+    if (options_.idle_timeout.count() <= 0 || !open_ || paused_) return;
     idle_timer_.expires_after(options_.idle_timeout);
     std::weak_ptr<MemoryConnection> weak = weak_from_this();
     idle_timer_.async_wait([weak](const std::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || !self->open_) return;
-      self->close({CloseReason::Code::kTimeout, "idle for " +
-                                                    std::to_string(self->options_.idle_timeout.count()) +
-                                                    " ms"});
+      self->close({CloseReason::Code::kTimeout,
+                   "idle for " + std::to_string(self->options_.idle_timeout.count()) + " ms"});
     });
   }
 
@@ -197,8 +205,8 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
     inbox_.clear();
     if (on_finished) on_finished();
     if (on_close_) {
+      // The frame handler stays: finish() may run inside it (a handler that closes).
       auto handler = std::move(on_close_);
-      on_frame_ = nullptr;
       handler(reason);
     }
   }
@@ -271,10 +279,11 @@ void MemoryNetwork::connect(const Url& url, const TransportOptions& options, Con
     MemoryListenerImpl* listener = it->second;
     std::uint64_t number = next_connection_++;
     std::uint64_t seed = faults_.seed * 0x9e3779b97f4a7c15ULL + number * 2;
-    auto client = std::make_shared<MemoryConnection>(io_, options, faults_, seed,
-                                                     "mem client#" + std::to_string(number) + " -> " + name);
-    auto server = std::make_shared<MemoryConnection>(io_, listener->options(), faults_, seed + 1,
-                                                     "mem server#" + std::to_string(number) + " <- client");
+    auto client = std::make_shared<MemoryConnection>(
+        io_, options, faults_, seed, "mem client#" + std::to_string(number) + " -> " + name);
+    auto server =
+        std::make_shared<MemoryConnection>(io_, listener->options(), faults_, seed + 1,
+                                           "mem server#" + std::to_string(number) + " <- client");
     client->link(server);
     server->link(client);
     std::weak_ptr<Registry> weak = registry_;

@@ -1,9 +1,9 @@
 #include "tcp_transport.h"
 
+#include <spdlog/spdlog.h>
 #include <array>
 #include <asio.hpp>
 #include <deque>
-#include <spdlog/spdlog.h>
 
 #include "dagsync/error.h"
 
@@ -21,7 +21,8 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 
 class TcpConnection : public Connection, public std::enable_shared_from_this<TcpConnection> {
  public:
-  TcpConnection(tcp::socket socket, TransportOptions options, std::shared_ptr<spdlog::logger> logger)
+  TcpConnection(tcp::socket socket, TransportOptions options,
+                std::shared_ptr<spdlog::logger> logger)
       : socket_(std::move(socket)),
         options_(options),
         logger_(std::move(logger)),
@@ -44,9 +45,9 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   bool send(Bytes frame) override {
     if (!open_) return false;
     if (frame.size() > options_.max_frame_bytes) {
-      close({CloseReason::Code::kFrameTooLarge, "refusing to send a frame of " +
-                                                    std::to_string(frame.size()) + " bytes (limit " +
-                                                    std::to_string(options_.max_frame_bytes) + ")"});
+      close({CloseReason::Code::kFrameTooLarge,
+             "refusing to send a frame of " + std::to_string(frame.size()) + " bytes (limit " +
+                 std::to_string(options_.max_frame_bytes) + ")"});
       return false;
     }
     if (queued_ + frame.size() > options_.max_send_queue_bytes) {
@@ -57,7 +58,8 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     }
     Outgoing out;
     auto n = static_cast<std::uint32_t>(frame.size());
-    out.header = {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8), std::uint8_t(n)};
+    out.header = {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8),
+                  std::uint8_t(n)};
     out.body = std::move(frame);
     queued_ += out.body.size();
     queue_.push_back(std::move(out));
@@ -80,9 +82,15 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     }
   }
 
+  // While paused the peer cannot reach us, so the idle timer rests too.
   void pause_reading(bool paused) override {
     paused_ = paused;
-    if (!paused && open_ && started_ && !reading_) read_header();
+    if (paused) {
+      idle_timer_.cancel();
+    } else if (open_ && started_) {
+      arm_idle_timer();
+      if (!reading_) read_header();
+    }
   }
   bool is_open() const override { return open_; }
   std::size_t queued_bytes() const override { return queued_; }
@@ -98,18 +106,21 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     if (!open_ || paused_ || reading_) return;
     reading_ = true;
     auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(header_), [self](const std::error_code& ec, std::size_t n) {
-      self->reading_ = false;
-      if (ec) return self->read_failed(ec, n, 4, true);
-      std::uint32_t size = std::uint32_t(self->header_[0]) << 24 | std::uint32_t(self->header_[1]) << 16 |
-                           std::uint32_t(self->header_[2]) << 8 | self->header_[3];
-      if (size > self->options_.max_frame_bytes) {
-        return self->close({CloseReason::Code::kFrameTooLarge,
-                            "peer announced a frame of " + std::to_string(size) + " bytes (limit " +
-                                std::to_string(self->options_.max_frame_bytes) + ")"});
-      }
-      self->read_body(size);
-    });
+    asio::async_read(
+        socket_, asio::buffer(header_), [self](const std::error_code& ec, std::size_t n) {
+          self->reading_ = false;
+          if (ec) return self->read_failed(ec, n, 4, true);
+          std::uint32_t size = std::uint32_t(self->header_[0]) << 24 |
+                               std::uint32_t(self->header_[1]) << 16 |
+                               std::uint32_t(self->header_[2]) << 8 | self->header_[3];
+          if (size > self->options_.max_frame_bytes) {
+            return self->close({CloseReason::Code::kFrameTooLarge,
+                                "peer announced a frame of " + std::to_string(size) +
+                                    " bytes (limit " +
+                                    std::to_string(self->options_.max_frame_bytes) + ")"});
+          }
+          self->read_body(size);
+        });
   }
 
   void read_body(std::uint32_t size) {
@@ -117,15 +128,16 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     body_.assign(size, 0);
     reading_ = true;
     auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(body_), [self, size](const std::error_code& ec, std::size_t n) {
-      self->reading_ = false;
-      if (ec) return self->read_failed(ec, n, size, false);
-      if (!self->open_) return;
-      self->arm_idle_timer();
-      self->on_frame_(std::move(self->body_));
-      self->body_.clear();
-      self->read_header();
-    });
+    asio::async_read(socket_, asio::buffer(body_),
+                     [self, size](const std::error_code& ec, std::size_t n) {
+                       self->reading_ = false;
+                       if (ec) return self->read_failed(ec, n, size, false);
+                       if (!self->open_) return;
+                       self->arm_idle_timer();
+                       self->on_frame_(std::move(self->body_));
+                       self->body_.clear();
+                       self->read_header();
+                     });
   }
 
   void read_failed(const std::error_code& ec, std::size_t got, std::size_t wanted, bool header) {
@@ -133,9 +145,9 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     if (ec == asio::error::eof && header && got == 0) {
       finish({CloseReason::Code::kRemoteClosed, "the peer closed the connection"});
     } else if (ec == asio::error::eof) {
-      finish({CloseReason::Code::kNetwork, std::string("connection lost mid-frame: ") +
-                                               (header ? "header " : "body ") + std::to_string(got) +
-                                               " of " + std::to_string(wanted) + " bytes"});
+      finish({CloseReason::Code::kNetwork,
+              std::string("connection lost mid-frame: ") + (header ? "header " : "body ") +
+                  std::to_string(got) + " of " + std::to_string(wanted) + " bytes"});
     } else {
       finish({CloseReason::Code::kNetwork, ec.message()});
     }
@@ -170,14 +182,15 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   }
 
   void arm_idle_timer() {
-    if (options_.idle_timeout.count() <= 0 || !open_) return;
+    if (options_.idle_timeout.count() <= 0 || !open_ || paused_) return;
     idle_timer_.expires_after(options_.idle_timeout);
     std::weak_ptr<TcpConnection> weak = weak_from_this();
     idle_timer_.async_wait([weak](const std::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || !self->open_) return;
-      self->close({CloseReason::Code::kTimeout,
-                   "no frame received for " + std::to_string(self->options_.idle_timeout.count()) + " ms"});
+      self->close(
+          {CloseReason::Code::kTimeout,
+           "no frame received for " + std::to_string(self->options_.idle_timeout.count()) + " ms"});
     });
   }
 
@@ -187,8 +200,8 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     idle_timer_.cancel();
     if (logger_) logger_->debug("{}: closed ({})", description_, reason.to_string());
     if (on_close_) {
+      // The frame handler stays: finish() may run inside it (a handler that closes).
       auto handler = std::move(on_close_);
-      on_frame_ = nullptr;
       handler(reason);
     }
   }
@@ -218,7 +231,8 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
 };
 
 tcp::endpoint resolve_for_listen(asio::io_context& io, const Url& url) {
-  if (!url.has_port) throw Error("tcp: listen URL needs a port (0 lets the OS choose): " + url.to_string());
+  if (!url.has_port)
+    throw Error("tcp: listen URL needs a port (0 lets the OS choose): " + url.to_string());
   std::error_code ec;
   auto addr = asio::ip::make_address(url.host == "localhost" ? "127.0.0.1" : url.host, ec);
   if (!ec) return {addr, url.port};
@@ -271,7 +285,8 @@ class TcpListener : public Listener {
     state->acceptor.async_accept([state](const std::error_code& ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) return;
       if (!ec && state->on_accept) {
-        state->on_accept(std::make_shared<TcpConnection>(std::move(socket), state->options, state->logger));
+        state->on_accept(
+            std::make_shared<TcpConnection>(std::move(socket), state->options, state->logger));
       } else if (ec && state->logger) {
         state->logger->warn("tcp {}: accept failed: {}", state->url, ec.message());
       }
@@ -312,7 +327,8 @@ class TcpAdapter : public TransportAdapter {
     attempt->done = std::move(done);
     std::string target = url.to_string();
     if (!url.has_port) {
-      asio::post(io_, [attempt, target] { attempt->finish(nullptr, "tcp: URL needs a port: " + target); });
+      asio::post(
+          io_, [attempt, target] { attempt->finish(nullptr, "tcp: URL needs a port: " + target); });
       return;
     }
     attempt->timer.expires_after(options.connect_timeout);
@@ -327,19 +343,22 @@ class TcpAdapter : public TransportAdapter {
     auto logger = logger_;
     attempt->resolver.async_resolve(
         url.host, std::to_string(url.port),
-        [attempt, target, options, logger](const std::error_code& ec, tcp::resolver::results_type results) {
-          if (ec) return attempt->finish(nullptr, "tcp: cannot resolve " + target + ": " + ec.message());
-          asio::async_connect(attempt->socket, results,
-                              [attempt, target, options, logger](const std::error_code& ec, const tcp::endpoint&) {
-                                if (ec) {
-                                  return attempt->finish(nullptr, "tcp: connect to " + target +
-                                                                      " failed: " + ec.message());
-                                }
-                                if (attempt->finished) return;
-                                attempt->finish(std::make_shared<TcpConnection>(std::move(attempt->socket),
-                                                                                options, logger),
-                                                "");
-                              });
+        [attempt, target, options, logger](const std::error_code& ec,
+                                           tcp::resolver::results_type results) {
+          if (ec)
+            return attempt->finish(nullptr, "tcp: cannot resolve " + target + ": " + ec.message());
+          asio::async_connect(
+              attempt->socket, results,
+              [attempt, target, options, logger](const std::error_code& ec, const tcp::endpoint&) {
+                if (ec) {
+                  return attempt->finish(nullptr,
+                                         "tcp: connect to " + target + " failed: " + ec.message());
+                }
+                if (attempt->finished) return;
+                attempt->finish(
+                    std::make_shared<TcpConnection>(std::move(attempt->socket), options, logger),
+                    "");
+              });
         });
   }
 

@@ -1,8 +1,8 @@
 #include "dagsync/transports.h"
 
-#include <asio.hpp>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
+#include <asio.hpp>
 
 #include "dagsync/error.h"
 #include "dagsync/memory_transport.h"
@@ -13,15 +13,24 @@ namespace dagsync {
 
 const char* to_string(CloseReason::Code code) {
   switch (code) {
-    case CloseReason::Code::kNormal: return "normal";
-    case CloseReason::Code::kRemoteClosed: return "remote closed";
-    case CloseReason::Code::kFrameTooLarge: return "frame too large";
-    case CloseReason::Code::kBadFrame: return "bad frame";
-    case CloseReason::Code::kProtocol: return "protocol error";
-    case CloseReason::Code::kTimeout: return "timeout";
-    case CloseReason::Code::kNetwork: return "network error";
-    case CloseReason::Code::kBackpressure: return "backpressure";
-    case CloseReason::Code::kShutdown: return "shutdown";
+    case CloseReason::Code::kNormal:
+      return "normal";
+    case CloseReason::Code::kRemoteClosed:
+      return "remote closed";
+    case CloseReason::Code::kFrameTooLarge:
+      return "frame too large";
+    case CloseReason::Code::kBadFrame:
+      return "bad frame";
+    case CloseReason::Code::kProtocol:
+      return "protocol error";
+    case CloseReason::Code::kTimeout:
+      return "timeout";
+    case CloseReason::Code::kNetwork:
+      return "network error";
+    case CloseReason::Code::kBackpressure:
+      return "backpressure";
+    case CloseReason::Code::kShutdown:
+      return "shutdown";
   }
   return "unknown";
 }
@@ -37,8 +46,8 @@ Transports::Transports(asio::io_context& io, TransportOptions options,
     : io_(io),
       options_(options),
       logger_(logger ? std::move(logger)
-                     : std::make_shared<spdlog::logger>("dagsync",
-                                                        std::make_shared<spdlog::sinks::null_sink_mt>())),
+                     : std::make_shared<spdlog::logger>(
+                           "dagsync", std::make_shared<spdlog::sinks::null_sink_mt>())),
       memory_(std::make_shared<MemoryNetwork>(io, logger_)) {
   adapters_["tcp"] = make_tcp_adapter(io, logger_);
   adapters_["ws"] = make_ws_adapter(io, logger_);
@@ -54,7 +63,8 @@ void Transports::add(std::unique_ptr<TransportAdapter> adapter) {
 TransportAdapter& Transports::adapter_for(const Url& url) {
   if (url.scheme == "mem") return *memory_;
   auto it = adapters_.find(url.scheme);
-  if (it == adapters_.end()) throw Error("no transport for scheme '" + url.scheme + "' in " + url.to_string());
+  if (it == adapters_.end())
+    throw Error("no transport for scheme '" + url.scheme + "' in " + url.to_string());
   return *it->second;
 }
 
@@ -69,7 +79,8 @@ void Transports::connect(const std::string& url, ConnectHandler done) {
     parsed = Url::parse(url);
     adapter_for(parsed);
   } catch (const Error& e) {
-    asio::post(io_, [done = std::move(done), what = std::string(e.what())] { done(nullptr, what); });
+    asio::post(io_,
+               [done = std::move(done), what = std::string(e.what())] { done(nullptr, what); });
     return;
   }
   adapter_for(parsed).connect(parsed, options_, std::move(done));

@@ -8,7 +8,9 @@
 namespace dagsync {
 
 Url Url::parse(const std::string& text) {
-  auto fail = [&](const std::string& why) -> Url { throw Error("invalid URL '" + text + "': " + why); };
+  auto fail = [&](const std::string& why) -> Url {
+    throw Error("invalid URL '" + text + "': " + why);
+  };
   Url url;
   auto sep = text.find("://");
   if (sep == std::string::npos || sep == 0) return fail("expected scheme://...");

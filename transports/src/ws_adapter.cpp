@@ -24,9 +24,10 @@ class WsConnection : public Connection {
  public:
   explicit WsConnection(std::shared_ptr<ws::Conn> conn) : conn_(std::move(conn)) {}
   void start(FrameHandler on_frame, CloseHandler on_close) override {
-    conn_->start(std::move(on_frame), [on_close = std::move(on_close)](int code, std::string message) {
-      on_close(CloseReason{static_cast<CloseReason::Code>(code), std::move(message)});
-    });
+    conn_->start(std::move(on_frame),
+                 [on_close = std::move(on_close)](int code, std::string message) {
+                   on_close(CloseReason{static_cast<CloseReason::Code>(code), std::move(message)});
+                 });
   }
   bool send(Bytes frame) override { return conn_->send(std::move(frame)); }
   void close(CloseReason reason) override {
@@ -43,7 +44,8 @@ class WsConnection : public Connection {
 
 class WsListener : public Listener {
  public:
-  WsListener(std::unique_ptr<ws::Server> server, Url url) : server_(std::move(server)), url_(std::move(url)) {
+  WsListener(std::unique_ptr<ws::Server> server, Url url)
+      : server_(std::move(server)), url_(std::move(url)) {
     url_.port = server_->port();
     url_.has_port = true;
   }
@@ -67,7 +69,8 @@ class WsAdapter : public TransportAdapter {
   std::string scheme() const override { return "ws"; }
 
   std::unique_ptr<Listener> listen(const Url& url, const TransportOptions& options) override {
-    if (!url.has_port) throw Error("ws: listen URL needs a port (0 lets the OS choose): " + url.to_string());
+    if (!url.has_port)
+      throw Error("ws: listen URL needs a port (0 lets the OS choose): " + url.to_string());
     try {
       return std::make_unique<WsListener>(
           ws::listen(io_, url.host, url.port, url.path, to_ws(options), logger_), url);
@@ -78,12 +81,43 @@ class WsAdapter : public TransportAdapter {
 
   void connect(const Url& url, const TransportOptions& options, ConnectHandler done) override {
     if (!url.has_port) {
-      asio::post(io_, [done = std::move(done), u = url.to_string()] { done(nullptr, "ws: URL needs a port: " + u); });
+      asio::post(io_, [done = std::move(done), u = url.to_string()] {
+        done(nullptr, "ws: URL needs a port: " + u);
+      });
       return;
     }
+    // websocketpp fixes its resolve/connect timeouts at compile time; the whole attempt is
+    // bounded here by connect_timeout instead.
+    struct Attempt {
+      explicit Attempt(asio::io_context& io) : timer(io) {}
+      asio::steady_timer timer;
+      ConnectHandler done;
+      bool finished = false;
+    };
+    auto attempt = std::make_shared<Attempt>(io_);
+    attempt->done = std::move(done);
+    std::string target = url.to_string();
+    attempt->timer.expires_after(options.connect_timeout + options.handshake_timeout);
+    attempt->timer.async_wait([attempt, target, options](const std::error_code& ec) {
+      if (ec || attempt->finished) return;
+      attempt->finished = true;
+      attempt->done(
+          nullptr,
+          "ws: connect to " + target + " timed out after " +
+              std::to_string((options.connect_timeout + options.handshake_timeout).count()) +
+              " ms");
+    });
     ws::connect(io_, url.host, url.port, url.path.empty() ? "/" : url.path, to_ws(options), logger_,
-                [done = std::move(done)](std::shared_ptr<ws::Conn> c, std::string error) {
-                  done(c ? std::make_shared<WsConnection>(std::move(c)) : nullptr, std::move(error));
+                [attempt](std::shared_ptr<ws::Conn> c, std::string error) {
+                  if (attempt->finished) {
+                    if (c)
+                      c->close(static_cast<int>(CloseReason::Code::kShutdown), "connect timed out");
+                    return;
+                  }
+                  attempt->finished = true;
+                  attempt->timer.cancel();
+                  attempt->done(c ? std::make_shared<WsConnection>(std::move(c)) : nullptr,
+                                std::move(error));
                 });
   }
 

@@ -27,7 +27,7 @@ struct Options {
   std::size_t max_frame_bytes = 16u << 20;
   std::size_t max_send_queue_bytes = 64u << 20;
   long long handshake_timeout_ms = 10'000;
-  long long idle_timeout_ms = 0;       // 0: off
+  long long idle_timeout_ms = 0;        // 0: off
   long long keepalive_interval_ms = 0;  // ping period; 0: off. A missing pong closes (kTimeout).
 };
 

@@ -50,15 +50,15 @@ struct ReconnectPolicy {
 };
 
 struct RepoOptions {
-  std::string peer_id;                      // default: random
-  std::shared_ptr<Storage> storage;         // default: MemoryStorage
-  std::shared_ptr<spdlog::logger> logger;   // default: "dagsync" on stderr, warnings and up
-  bool announce_documents = true;           // offer every local document on connect
-  bool accept_unknown_documents = true;     // store documents peers offer
+  std::string peer_id;                     // default: random
+  std::shared_ptr<Storage> storage;        // default: MemoryStorage
+  std::shared_ptr<spdlog::logger> logger;  // default: "dagsync" on stderr, warnings and up
+  bool announce_documents = true;          // offer every local document on connect
+  bool accept_unknown_documents = true;    // store documents peers offer
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off
-  std::chrono::milliseconds push_delay{0};  // extra coalescing window for local changes
+  std::chrono::milliseconds push_delay{0};              // extra coalescing window for local changes
   ReconnectPolicy reconnect;
   SyncLimits sync_limits;
   GraphLimits graph_limits;
@@ -73,9 +73,9 @@ struct RemoteChanges {
 struct PeerEvent {
   enum class Kind { kConnected, kDisconnected, kConnectFailed, kUnavailable };
   Kind kind;
-  std::string peer_id;      // empty before the hello
-  std::string address;      // the URL dialled, or the transport's description
-  std::string detail;       // close reason, connect error, or the unavailable document
+  std::string peer_id;  // empty before the hello
+  std::string address;  // the URL dialled, or the transport's description
+  std::string detail;   // close reason, connect error, or the unavailable document
 };
 
 struct PeerStats {

@@ -24,8 +24,10 @@ class Storage {
   virtual std::vector<std::string> list_documents() = 0;
   virtual std::vector<Change> load_changes(const std::string& doc_id) = 0;
   virtual void append_changes(const std::string& doc_id, std::span<const Change> changes) = 0;
-  virtual std::optional<Bytes> load_sync_state(const std::string& doc_id, const std::string& peer_id) = 0;
-  virtual void save_sync_state(const std::string& doc_id, const std::string& peer_id, ByteView state) = 0;
+  virtual std::optional<Bytes> load_sync_state(const std::string& doc_id,
+                                               const std::string& peer_id) = 0;
+  virtual void save_sync_state(const std::string& doc_id, const std::string& peer_id,
+                               ByteView state) = 0;
 };
 
 // Keeps everything in memory: for tests, caches and peers that need no durability.
@@ -34,8 +36,10 @@ class MemoryStorage : public Storage {
   std::vector<std::string> list_documents() override;
   std::vector<Change> load_changes(const std::string& doc_id) override;
   void append_changes(const std::string& doc_id, std::span<const Change> changes) override;
-  std::optional<Bytes> load_sync_state(const std::string& doc_id, const std::string& peer_id) override;
-  void save_sync_state(const std::string& doc_id, const std::string& peer_id, ByteView state) override;
+  std::optional<Bytes> load_sync_state(const std::string& doc_id,
+                                       const std::string& peer_id) override;
+  void save_sync_state(const std::string& doc_id, const std::string& peer_id,
+                       ByteView state) override;
 
  private:
   std::map<std::string, std::vector<Change>> changes_;

@@ -23,7 +23,9 @@ struct MemoryFaults {
   double reorder = 0;    // probability a frame is held back and delivered after the next one
   double cut = 0;        // probability, per frame, that the connection is cut after it
   std::chrono::milliseconds max_delay{0};  // frames wait up to this long, order kept
-  bool any() const { return drop > 0 || duplicate > 0 || reorder > 0 || cut > 0 || max_delay.count() > 0; }
+  bool any() const {
+    return drop > 0 || duplicate > 0 || reorder > 0 || cut > 0 || max_delay.count() > 0;
+  }
 };
 
 class MemoryListenerImpl;

@@ -83,6 +83,7 @@ class Listener {
 };
 
 // Called once: a connection, or null and an error message.
-using ConnectHandler = std::function<void(std::shared_ptr<Connection> connection, std::string error)>;
+using ConnectHandler =
+    std::function<void(std::shared_ptr<Connection> connection, std::string error)>;
 
 }  // namespace dagsync
