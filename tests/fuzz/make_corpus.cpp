@@ -1,0 +1,84 @@
+// Writes the seed corpora for the fuzz targets: valid inputs of every kind, so the fuzzer
+// starts from the real formats. Usage: make_corpus DIR (fills DIR/decoders, DIR/tcp_framing).
+#include <fstream>
+#include <string>
+
+#include "dagsync/dagsync.h"
+#include "envelope.h"
+
+using namespace dagsync;
+
+namespace {
+Bytes copy(ByteView v) {
+  return Bytes(v.begin(), v.end());
+}
+
+void write(const std::string& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+// A decoder input: the selector byte (see fuzz_decoders.cpp), then the body.
+void seed(const std::string& dir, const std::string& name, std::uint8_t selector,
+          const Bytes& body) {
+  Bytes out{selector};
+  out.insert(out.end(), body.begin(), body.end());
+  write(dir + "/decoders/" + name, out);
+}
+
+Bytes framed(std::initializer_list<Bytes> frames) {
+  Bytes out;
+  for (const Bytes& f : frames) {
+    auto n = static_cast<std::uint32_t>(f.size());
+    out.insert(out.end(), {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8),
+                           std::uint8_t(n)});
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  std::string dir = argv[1];
+  ActorId one, two;
+  one.bytes.fill(1);
+  two.bytes.fill(2);
+  ChangeGraph a(one), b(two);
+  for (int i = 0; i < 3; ++i) a.commit(Bytes{'a', std::uint8_t('0' + i)}, "note", i);
+  b.commit(Bytes{'b'});
+
+  SyncState sa, sb;
+  auto first = generate_sync_message(a, sa);
+  receive_sync_message(b, sb, *first);
+  auto reply = generate_sync_message(b, sb);
+  receive_sync_message(a, sa, *reply);
+  auto with_changes = generate_sync_message(a, sa);
+
+  seed(dir, "change", 0, copy(a.changes()[1].bytes()));
+  seed(dir, "message-first", 1, first->encode());
+  seed(dir, "message-changes", 1, with_changes->encode());
+  seed(dir, "state", 2, sa.encode());
+  seed(dir, "version-vector", 3, a.version_vector().encode());
+  Envelope hello;
+  hello.type = Envelope::Type::kHello;
+  hello.protocol_version = 1;
+  hello.peer_id = "peer";
+  hello.capabilities = {"x"};
+  seed(dir, "envelope-hello", 4, hello.encode());
+  Envelope sync;
+  sync.type = Envelope::Type::kSync;
+  sync.seq = 1;
+  sync.doc_id = "doc";
+  sync.payload = first->encode();
+  seed(dir, "envelope-sync", 4, sync.encode());
+  seed(dir, "updates", 5, a.export_updates());
+  Bytes row = copy(a.changes()[0].hash().view());
+  row.insert(row.end(), a.changes()[0].bytes().begin(), a.changes()[0].bytes().end());
+  seed(dir, "storage-row", 6, row);
+
+  write(dir + "/tcp_framing/two-frames", framed({hello.encode(), sync.encode()}));
+  write(dir + "/tcp_framing/empty-frame", framed({Bytes{}}));
+  return 0;
+}
