@@ -426,3 +426,23 @@ TEST_CASE("sessions: a custom transport adapter (docs/transports.md) carries a s
   REQUIRE(run_until(io, [&] { return same_document({&a, &b}, "doc", 10); }));
   CHECK(counted > 0);
 }
+
+TEST_CASE("sessions: a hello from an unexpected peer is refused") {
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  Repo impostor(io, transports, options_for("impostor"));
+  CapturedLog log;
+  RepoOptions o = options_for("client");
+  o.logger = log.logger;
+  Repo client(io, transports, o);
+  std::vector<PeerEvent> events;
+  auto sub = client.on_peer_event([&](const PeerEvent& e) { events.push_back(e); });
+  client.connect(impostor.listen("tcp://127.0.0.1:0"), "server");
+  REQUIRE(run_until(io, [&] {
+    return std::count_if(events.begin(), events.end(), [](const PeerEvent& e) {
+             return e.kind == PeerEvent::Kind::kConnectFailed;
+           }) >= 2;  // refused, then refused again on the retry
+  }));
+  CHECK(log.text().find("expected peer server, got a hello from impostor") != std::string::npos);
+  CHECK(client.peers().empty());
+}

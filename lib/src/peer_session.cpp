@@ -9,10 +9,11 @@ namespace dagsync {
 
 PeerSession::PeerSession(std::weak_ptr<Repo::Impl> repo, asio::io_context& io,
                          std::shared_ptr<Connection> connection, std::string address,
-                         std::string dialled_url)
+                         std::string dialled_url, std::string expected_peer_id)
     : repo_(std::move(repo)),
       connection_(std::move(connection)),
       dialled_url_(std::move(dialled_url)),
+      expected_peer_id_(std::move(expected_peer_id)),
       hello_timer_(io),
       heartbeat_timer_(io) {
   stats_.address = std::move(address);
@@ -161,6 +162,9 @@ void PeerSession::handle_hello(const Envelope& hello) {
   auto repo = repo_.lock();
   if (!repo) return;
   if (hello.peer_id == repo->options.peer_id) return protocol_error("connected to itself");
+  if (!expected_peer_id_.empty() && hello.peer_id != expected_peer_id_) {
+    return protocol_error("expected peer " + expected_peer_id_ + ", got a hello from " + hello.peer_id);
+  }
   hello_received_ = true;
   hello_timer_.cancel();
   stats_.peer_id = hello.peer_id;

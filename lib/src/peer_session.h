@@ -16,7 +16,8 @@ namespace dagsync {
 class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
   PeerSession(std::weak_ptr<Repo::Impl> repo, asio::io_context& io,
-              std::shared_ptr<Connection> connection, std::string address, std::string dialled_url);
+              std::shared_ptr<Connection> connection, std::string address, std::string dialled_url,
+              std::string expected_peer_id);
 
   void start();
   // Sends what the peer needs for this document, if the two share it.
@@ -48,6 +49,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   std::weak_ptr<Repo::Impl> repo_;
   std::shared_ptr<Connection> connection_;
   std::string dialled_url_;
+  std::string expected_peer_id_;
   asio::steady_timer hello_timer_;
   asio::steady_timer heartbeat_timer_;
   bool hello_received_ = false;

@@ -111,13 +111,14 @@ void Repo::Impl::push() {
 }
 
 void Repo::Impl::add_session(std::shared_ptr<Connection> connection, std::string address,
-                             std::string dialled_url) {
+                             std::string dialled_url, std::string expected_peer_id) {
   if (shutting_down) {
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
   }
   auto session = std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection),
-                                               std::move(address), std::move(dialled_url));
+                                               std::move(address), std::move(dialled_url),
+                                               std::move(expected_peer_id));
   sessions.insert(session);
   session->start();
 }
@@ -168,7 +169,7 @@ void Repo::Impl::dial(const std::string& url) {
       self->retry_later(it->second);
       return;
     }
-    self->add_session(std::move(connection), url, url);
+    self->add_session(std::move(connection), url, url, it->second->expected_peer_id);
   });
 }
 
@@ -264,11 +265,12 @@ std::string Repo::listen(const std::string& url) {
   return bound;
 }
 
-void Repo::connect(const std::string& url) {
+void Repo::connect(const std::string& url, std::string expected_peer_id) {
   auto& dialer = impl_->dialers[url];
   if (dialer && dialer->active) return;
   dialer = std::make_shared<Impl::Dialer>();
   dialer->url = url;
+  dialer->expected_peer_id = std::move(expected_peer_id);
   dialer->backoff = impl_->options.reconnect.initial;
   dialer->timer = std::make_unique<asio::steady_timer>(impl_->io);
   impl_->dial(url);

@@ -36,7 +36,7 @@ class Repo::Impl : public std::enable_shared_from_this<Repo::Impl> {
                             const std::string& address);
 
   void add_session(std::shared_ptr<Connection> connection, std::string address,
-                   std::string dialled_url);
+                   std::string dialled_url, std::string expected_peer_id = "");
   void dial(const std::string& url);
   void schedule_push(const std::string& doc_id);
   void shutdown();
@@ -53,6 +53,7 @@ class Repo::Impl : public std::enable_shared_from_this<Repo::Impl> {
 
   struct Dialer {
     std::string url;
+    std::string expected_peer_id;  // empty: any
     std::chrono::milliseconds backoff;
     std::unique_ptr<asio::steady_timer> timer;
     bool active = true;

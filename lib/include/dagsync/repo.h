@@ -113,7 +113,8 @@ class Repo {
 
   // Network. listen() returns the URL peers can dial (with the chosen port).
   std::string listen(const std::string& url);
-  void connect(const std::string& url);
+  // With `expected_peer_id`, a hello from any other peer is refused (error, close, retry).
+  void connect(const std::string& url, std::string expected_peer_id = "");
   void disconnect(const std::string& url);
   void accept(std::shared_ptr<Connection> connection, std::string address = "");
 
