@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages dagsync builds and tests with, only when one is missing.
+# Installs the Debian packages dagsync builds with, only when one is missing; with --tests,
+# also what the full test run needs (clang and its libFuzzer runtime, Node.js and npm).
 # Idempotent and quiet when everything is present; uses sudo when not root.
 set -euo pipefail
 
 packages=(
   meson ninja-build pkg-config g++
   libasio-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev doctest-dev
-  libssl-dev libwebsocketpp-dev libsqlite3-dev libcli11-dev
+  libssl-dev libwebsocketpp-dev libsqlite3-dev libcli11-dev python3
 )
+[ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -15,8 +17,10 @@ for p in "${packages[@]}"; do
 done
 # Node.js and npm run the WebSocket interop test (tests/node). Any node/npm on PATH will do
 # (e.g. installed outside apt); the Debian packages are installed only when they are absent.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
+if [ "${1:-}" = "--tests" ]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 ((${#missing[@]} == 0)) && exit 0
 
 echo "bootstrap: installing missing Debian packages: ${missing[*]}"

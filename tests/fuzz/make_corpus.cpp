@@ -1,5 +1,6 @@
 // Writes the seed corpora for the fuzz targets: valid inputs of every kind, so the fuzzer
-// starts from the real formats. Usage: make_corpus DIR (fills DIR/decoders, DIR/tcp_framing).
+// starts from the real formats. Usage: make_corpus DIR (fills DIR/<target>/).
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -19,12 +20,10 @@ void write(const std::string& path, const Bytes& bytes) {
             static_cast<std::streamsize>(bytes.size()));
 }
 
-// A decoder input: the selector byte (see fuzz_decoders.cpp), then the body.
-void seed(const std::string& dir, const std::string& name, std::uint8_t selector,
+void seed(const std::string& dir, const std::string& target, const std::string& name,
           const Bytes& body) {
-  Bytes out{selector};
-  out.insert(out.end(), body.begin(), body.end());
-  write(dir + "/decoders/" + name, out);
+  std::filesystem::create_directories(dir + "/" + target);
+  write(dir + "/" + target + "/" + name, body);
 }
 
 Bytes framed(std::initializer_list<Bytes> frames) {
@@ -56,29 +55,29 @@ int main(int argc, char** argv) {
   receive_sync_message(a, sa, *reply);
   auto with_changes = generate_sync_message(a, sa);
 
-  seed(dir, "change", 0, copy(a.changes()[1].bytes()));
-  seed(dir, "message-first", 1, first->encode());
-  seed(dir, "message-changes", 1, with_changes->encode());
-  seed(dir, "state", 2, sa.encode());
-  seed(dir, "version-vector", 3, a.version_vector().encode());
+  seed(dir, "fuzz_change", "change", copy(a.changes()[1].bytes()));
+  seed(dir, "fuzz_sync_message", "first", first->encode());
+  seed(dir, "fuzz_sync_message", "with-changes", with_changes->encode());
+  seed(dir, "fuzz_sync_state", "state", sa.encode());
+  seed(dir, "fuzz_version_vector", "vv", a.version_vector().encode());
   Envelope hello;
   hello.type = Envelope::Type::kHello;
   hello.protocol_version = 1;
   hello.peer_id = "peer";
   hello.capabilities = {"x"};
-  seed(dir, "envelope-hello", 4, hello.encode());
+  seed(dir, "fuzz_envelope", "hello", hello.encode());
   Envelope sync;
   sync.type = Envelope::Type::kSync;
   sync.seq = 1;
   sync.doc_id = "doc";
   sync.payload = first->encode();
-  seed(dir, "envelope-sync", 4, sync.encode());
-  seed(dir, "updates", 5, a.export_updates());
+  seed(dir, "fuzz_envelope", "sync", sync.encode());
+  seed(dir, "fuzz_updates", "updates", a.export_updates());
   Bytes row = copy(a.changes()[0].hash().view());
   row.insert(row.end(), a.changes()[0].bytes().begin(), a.changes()[0].bytes().end());
-  seed(dir, "storage-row", 6, row);
+  seed(dir, "fuzz_storage_row", "row", row);
 
-  write(dir + "/tcp_framing/two-frames", framed({hello.encode(), sync.encode()}));
-  write(dir + "/tcp_framing/empty-frame", framed({Bytes{}}));
+  seed(dir, "fuzz_tcp_framing", "two-frames", framed({hello.encode(), sync.encode()}));
+  seed(dir, "fuzz_tcp_framing", "empty-frame", framed({Bytes{}}));
   return 0;
 }

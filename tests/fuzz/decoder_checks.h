@@ -1,0 +1,102 @@
+// The checks each decoder fuzz target applies to one input, shared with the replay test in
+// the normal suite (tests/test_fuzz_replay.cpp), which runs every committed seed and every
+// regression input through them. Returns normally or aborts: a decoder must return a value
+// or throw DecodeError/GraphError; any other exception propagates to the caller.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "dagsync/dagsync.h"
+#include "envelope.h"
+
+namespace dagsync::fuzz {
+
+inline SyncLimits small_limits() {
+  // Small limits so the fuzzer explores the limit checks, not the allocator.
+  SyncLimits l;
+  l.max_message_bytes = 1 << 20;
+  l.max_hashes = 256;
+  l.max_haves = 8;
+  l.max_changes = 256;
+  l.max_bloom_entries = 1 << 16;
+  l.change.max_change_bytes = 1 << 16;
+  l.change.max_deps = 64;
+  return l;
+}
+
+template <typename F>
+inline void expect_clean(F&& f) {
+  try {
+    f();
+  } catch (const DecodeError&) {
+  } catch (const GraphError&) {
+  }
+  // Any other exception escapes: libFuzzer reports it, the replay test fails on it.
+}
+
+// The targets by name, as in tests/fuzz/meson.build and tests/fuzz/corpus/.
+inline int target_index(const std::string& name) {
+  static const char* kNames[] = {"fuzz_change",         "fuzz_sync_message", "fuzz_sync_state",
+                                 "fuzz_version_vector", "fuzz_envelope",     "fuzz_updates",
+                                 "fuzz_storage_row"};
+  for (int i = 0; i < 7; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  return -1;
+}
+
+inline void check_decoder(int target, ByteView input) {
+  const SyncLimits limits = small_limits();
+  switch (target) {
+    case 0:
+      expect_clean([&] {
+        Change c = Change::decode(input, limits.change);
+        // What decodes must re-encode to the same bytes: one encoding per change.
+        if (!std::equal(c.bytes().begin(), c.bytes().end(), input.begin(), input.end()))
+          std::abort();
+      });
+      break;
+    case 1:
+      expect_clean([&] {
+        SyncMessage m = SyncMessage::decode(input, limits);
+        SyncMessage again = SyncMessage::decode(m.encode(), limits);
+        if (again.heads != m.heads || again.need != m.need ||
+            again.changes.size() != m.changes.size())
+          std::abort();
+        // A decoded message must be safe to receive: refused atomically or applied.
+        ChangeGraph graph(ActorId{}, GraphLimits{64, 1 << 20});
+        SyncState state;
+        receive_sync_message(graph, state, m);
+        generate_sync_message(graph, state);
+      });
+      break;
+    case 2:
+      expect_clean([&] { SyncState::decode(input, 256); });
+      break;
+    case 3:
+      expect_clean([&] { VersionVector::decode(input, 256); });
+      break;
+    case 4:
+      expect_clean([&] { Envelope::decode(input, 1 << 20); });
+      break;
+    case 5:
+      expect_clean([&] {
+        ChangeGraph graph(ActorId{}, GraphLimits{64, 1 << 20});
+        graph.import_updates(input, limits);
+      });
+      break;
+    case 6:
+      // A storage row: hash (32 bytes) then change bytes, as SqliteStorage verifies them.
+      expect_clean([&] {
+        if (input.size() < 32) return;
+        ChangeHash h = ChangeHash::from_bytes(input.first(32));
+        Change::decode_verified(input.subspan(32), h, limits.change);
+      });
+      break;
+  }
+}
+
+}  // namespace dagsync::fuzz
