@@ -8,7 +8,9 @@
 #include <asio.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 #include "dagsync/memory_transport.h"
 #include "dagsync/repo.h"
@@ -53,6 +55,43 @@ inline std::string listen_url(const std::string& scheme, const std::string& name
   if (scheme == "mem") return "mem://" + name;
   if (scheme == "tcp") return "tcp://127.0.0.1:0";
   return "ws://127.0.0.1:0/sync";
+}
+
+// Two connected ends of one transport, recording what each receives and how each closed.
+struct Endpoints {
+  std::shared_ptr<Connection> server, client;
+  std::vector<Bytes> server_got, client_got;
+  std::optional<CloseReason> server_closed, client_closed;
+};
+
+// Listens on `url` with `server_side`, connects with `client_side` (they may be one
+// Transports), and starts both ends recording what they get.
+inline std::unique_ptr<Listener> pair_up(Transports& server_side, Transports& client_side,
+                                         asio::io_context& io, const std::string& url,
+                                         Endpoints& e) {
+  auto listener = server_side.listen(url);
+  listener->start([&](std::shared_ptr<Connection> c) {
+    e.server = c;
+    c->start([&](Bytes f) { e.server_got.push_back(std::move(f)); },
+             [&](const CloseReason& r) { e.server_closed = r; });
+  });
+  std::string error;
+  client_side.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string err) {
+    error = err;
+    e.client = c;
+    if (c) {
+      c->start([&](Bytes f) { e.client_got.push_back(std::move(f)); },
+               [&](const CloseReason& r) { e.client_closed = r; });
+    }
+  });
+  REQUIRE(run_until(io, [&] { return (e.client && e.server) || !error.empty(); }));
+  REQUIRE_MESSAGE(error.empty(), error);
+  return listener;
+}
+
+inline std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_context& io,
+                                         const std::string& url, Endpoints& e) {
+  return pair_up(transports, transports, io, url, e);
 }
 
 }  // namespace dagsync::test

@@ -10,35 +10,6 @@ using namespace dagsync::test;
 
 namespace {
 
-struct Endpoints {
-  std::shared_ptr<Connection> server, client;
-  std::vector<Bytes> server_got, client_got;
-  std::optional<CloseReason> server_closed, client_closed;
-};
-
-// Listens on `url`, connects to it, and starts both ends recording what they get.
-std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_context& io,
-                                  const std::string& url, Endpoints& e) {
-  auto listener = transports.listen(url);
-  listener->start([&](std::shared_ptr<Connection> c) {
-    e.server = c;
-    c->start([&](Bytes f) { e.server_got.push_back(std::move(f)); },
-             [&](const CloseReason& r) { e.server_closed = r; });
-  });
-  std::string error;
-  transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string err) {
-    error = err;
-    e.client = c;
-    if (c) {
-      c->start([&](Bytes f) { e.client_got.push_back(std::move(f)); },
-               [&](const CloseReason& r) { e.client_closed = r; });
-    }
-  });
-  REQUIRE(run_until(io, [&] { return (e.client && e.server) || !error.empty(); }));
-  REQUIRE_MESSAGE(error.empty(), error);
-  return listener;
-}
-
 Bytes frame_of(std::size_t size, std::uint8_t fill) {
   return Bytes(size, fill);
 }
