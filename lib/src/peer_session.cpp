@@ -187,6 +187,7 @@ void PeerSession::handle_sync(const Envelope& envelope) {
     return protocol_error("document " + doc_id + ": bad sync message: " + e.what());
   }
   Repo::Impl::Document* doc = repo->find(doc_id);
+  bool created = false;
   if (!doc) {
     if (!options_.accept_unknown_documents) {
       Envelope reply;
@@ -195,18 +196,25 @@ void PeerSession::handle_sync(const Envelope& envelope) {
       return send(std::move(reply));
     }
     doc = &repo->open(doc_id);
+    created = true;
   }
-  shared_.insert(doc_id);
   SyncState& state = state_for(doc_id);
-  ++stats_.sync_messages_received;
-  stats_.changes_received += message.changes.size();
-  if (state.in_flight) ++stats_.round_trips;
+  bool answers_ours = state.in_flight;  // a reply to a message of ours: one round trip
   ReceiveResult result;
   try {
     result = receive_sync_message(doc->graph, state, message);
   } catch (const GraphError& e) {
+    if (created) {
+      // A refused message leaves nothing behind, not even an empty document.
+      states_.erase(doc_id);
+      repo->documents.erase(doc_id);
+    }
     return protocol_error("document " + doc_id + ": refused changes: " + e.what());
   }
+  shared_.insert(doc_id);
+  ++stats_.sync_messages_received;
+  stats_.changes_received += message.changes.size();
+  if (answers_ours) ++stats_.round_trips;
   for (const auto& e : result.status.evicted) {
     log_->warn("peer {}: document {}: dropped pending change {}: {}", label(), doc_id, e.hash.hex(),
                e.reason);

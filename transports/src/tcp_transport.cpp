@@ -123,20 +123,35 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
         });
   }
 
+  // The body grows as bytes arrive (in chunks of at most kChunk), so a header announcing a
+  // large frame pins no more memory than the peer has actually sent.
+  static constexpr std::size_t kChunk = 64 * 1024;
+
   void read_body(std::uint32_t size) {
     if (!open_) return;
-    body_.assign(size, 0);
+    body_.clear();
+    read_chunk(size);
+  }
+
+  void read_chunk(std::uint32_t size) {
+    std::size_t got = body_.size();
+    if (got == size) {
+      arm_idle_timer();
+      on_frame_(std::move(body_));
+      body_.clear();
+      read_header();
+      return;
+    }
+    std::size_t chunk = std::min<std::size_t>(kChunk, size - got);
+    body_.resize(got + chunk);
     reading_ = true;
     auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(body_),
-                     [self, size](const std::error_code& ec, std::size_t n) {
+    asio::async_read(socket_, asio::buffer(body_.data() + got, chunk),
+                     [self, size, got](const std::error_code& ec, std::size_t n) {
                        self->reading_ = false;
-                       if (ec) return self->read_failed(ec, n, size, false);
+                       if (ec) return self->read_failed(ec, got + n, size, false);
                        if (!self->open_) return;
-                       self->arm_idle_timer();
-                       self->on_frame_(std::move(self->body_));
-                       self->body_.clear();
-                       self->read_header();
+                       self->read_chunk(size);
                      });
   }
 
