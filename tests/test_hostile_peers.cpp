@@ -617,8 +617,16 @@ TEST_CASE("hostile peers: forged hashes and deps naming nonexistent changes") {
     }
 
     arena.good_keeps_syncing("forgeries");
-    CHECK(arena.doc().pending_count() == 1);      // the dangling change, still waiting
-    CHECK(arena.good->find("chain") == nullptr);  // not pushed to a peer that does not share it
+    CHECK(arena.doc().pending_count() == 1);  // the dangling change, still waiting
+    // The server relays the attacker's document like any other, but only what it accepted:
+    // changes known by the hash of their bytes, never the dangling one it still holds back.
+    REQUIRE(run_until(io, [&] { return arena.good->find("chain") != nullptr; }));
+    ChangeGraph& relayed = *arena.good->find("chain");
+    REQUIRE(run_until(io, [&] { return relayed.heads() == arena.doc("chain").heads(); }));
+    for (const Change& c : relayed.changes()) CHECK(sha256(c.bytes()) == c.hash());
+    CHECK(relayed.size() == arena.doc("chain").size());
+    CHECK(relayed.pending_count() == 0);
+    CHECK(arena.doc("chain").pending_count() == 1);
   }
 }
 

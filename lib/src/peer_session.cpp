@@ -163,7 +163,8 @@ void PeerSession::handle_hello(const Envelope& hello) {
   if (!repo) return;
   if (hello.peer_id == repo->options.peer_id) return protocol_error("connected to itself");
   if (!expected_peer_id_.empty() && hello.peer_id != expected_peer_id_) {
-    return protocol_error("expected peer " + expected_peer_id_ + ", got a hello from " + hello.peer_id);
+    return protocol_error("expected peer " + expected_peer_id_ + ", got a hello from " +
+                          hello.peer_id);
   }
   hello_received_ = true;
   hello_timer_.cancel();
@@ -222,6 +223,9 @@ void PeerSession::handle_sync(const Envelope& envelope) {
   if (!result.status.applied.empty())
     repo->remote_applied(doc_id, stats_.peer_id, result.status.applied);
   sync_document(doc_id);
+  // A document first heard of from this peer is offered to our other peers too, as one
+  // opened locally would be: a relay passes on what it learns.
+  if (created) repo->announce(doc_id);
 }
 
 SyncState& PeerSession::state_for(const std::string& doc_id) {

@@ -100,6 +100,12 @@ void Repo::Impl::schedule_push(const std::string& doc_id) {
   }
 }
 
+void Repo::Impl::announce(const std::string& doc_id) {
+  if (!options.announce_documents) return;
+  auto current = sessions;
+  for (const auto& session : current) session->offer(doc_id);
+}
+
 void Repo::Impl::push() {
   push_scheduled = false;
   auto docs = std::move(dirty);
@@ -116,9 +122,9 @@ void Repo::Impl::add_session(std::shared_ptr<Connection> connection, std::string
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
   }
-  auto session = std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection),
-                                               std::move(address), std::move(dialled_url),
-                                               std::move(expected_peer_id));
+  auto session =
+      std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
+                                    std::move(dialled_url), std::move(expected_peer_id));
   sessions.insert(session);
   session->start();
 }
@@ -223,9 +229,7 @@ spdlog::logger& Repo::logger() {
 ChangeGraph& Repo::open(const std::string& doc_id) {
   bool existed = impl_->find(doc_id) != nullptr;
   auto& doc = impl_->open(doc_id);
-  if (!existed && impl_->options.announce_documents) {
-    for (const auto& session : impl_->sessions) session->offer(doc_id);
-  }
+  if (!existed) impl_->announce(doc_id);
   return doc.graph;
 }
 

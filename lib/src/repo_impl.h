@@ -39,6 +39,8 @@ class Repo::Impl : public std::enable_shared_from_this<Repo::Impl> {
                    std::string dialled_url, std::string expected_peer_id = "");
   void dial(const std::string& url);
   void schedule_push(const std::string& doc_id);
+  // Offers the document to every ready session (announce_documents).
+  void announce(const std::string& doc_id);
   void shutdown();
   void emit(const PeerEvent& event);
 

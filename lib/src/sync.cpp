@@ -202,9 +202,9 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
     for (const auto& h : graph.ancestors_among(sent, message.heads)) state.sent_hashes.erase(h);
   }
 
-  if (message.changes.empty() && message.heads == before_heads) {
-    state.last_sent_heads = message.heads;
-  }
+  // (Automerge also marks equal heads as already announced here. That loses the
+  // announcement when both sides reached those heads independently: the peer would never
+  // learn that we hold them, and has_our_changes() would stay false on its side.)
 
   std::vector<ChangeHash> known;
   for (const auto& h : message.heads) {

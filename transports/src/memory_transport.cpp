@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <asio.hpp>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include "dagsync/error.h"
 
@@ -12,8 +14,74 @@ namespace dagsync {
 
 class MemoryConnection;
 
+// MemoryFaults::max_delay_turns: what connections send waits here for its turn, instead of
+// being posted to the io_context at once. Each turn (one posted handler) first applies the
+// cuts decided since the last one, then releases what is due, connection by connection in
+// the order they were made, each connection's items in the order they were queued. So the
+// order in which one handler sends on several connections (a Repo pushing to its peers)
+// does not change what runs next, and a run replays exactly from its seed.
+class TurnScheduler : public std::enable_shared_from_this<TurnScheduler> {
+ public:
+  explicit TurnScheduler(asio::io_context& io) : io_(io) {}
+
+  std::uint64_t turn() const { return turn_; }
+  // Runs `run` at turn `due` or later, after whatever `connection` queued before it.
+  void at(std::uint64_t connection, std::uint64_t due, std::function<void()> run) {
+    waiting_[connection].push_back({due, std::move(run)});
+    post();
+  }
+  // Runs `run` at the start of the next turn, before anything is released.
+  void first(std::uint64_t connection, std::function<void()> run) {
+    cuts_[connection].push_back(std::move(run));
+    post();
+  }
+
+ private:
+  struct Waiting {
+    std::uint64_t due;
+    std::function<void()> run;
+  };
+
+  void post() {
+    if (posted_) return;
+    posted_ = true;
+    std::weak_ptr<TurnScheduler> weak = weak_from_this();
+    asio::post(io_, [weak] {
+      if (auto self = weak.lock()) self->next_turn();
+    });
+  }
+
+  void next_turn() {
+    posted_ = false;
+    ++turn_;
+    // Collected first: what runs may queue more, for a later turn.
+    std::vector<std::function<void()>> now;
+    for (auto& [connection, runs] : cuts_) {
+      for (auto& run : runs) now.push_back(std::move(run));
+    }
+    cuts_.clear();
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      auto& queue = it->second;
+      while (!queue.empty() && queue.front().due <= turn_) {
+        now.push_back(std::move(queue.front().run));
+        queue.pop_front();
+      }
+      it = queue.empty() ? waiting_.erase(it) : std::next(it);
+    }
+    for (auto& run : now) run();
+    if (!waiting_.empty() || !cuts_.empty()) post();
+  }
+
+  asio::io_context& io_;
+  std::uint64_t turn_ = 0;
+  bool posted_ = false;
+  std::map<std::uint64_t, std::deque<Waiting>> waiting_;
+  std::map<std::uint64_t, std::vector<std::function<void()>>> cuts_;
+};
+
 struct MemoryNetwork::Registry {
   std::map<std::uint64_t, std::weak_ptr<MemoryConnection>> open;
+  std::shared_ptr<TurnScheduler> turns;
 };
 
 class MemoryConnection : public Connection, public std::enable_shared_from_this<MemoryConnection> {
@@ -28,6 +96,10 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
         idle_timer_(io) {}
 
   void link(const std::shared_ptr<MemoryConnection>& peer) { peer_ = peer; }
+  void use_turns(const std::shared_ptr<TurnScheduler>& turns, std::uint64_t id) {
+    turns_ = turns;
+    id_ = id;
+  }
 
   void start(FrameHandler on_frame, CloseHandler on_close) override {
     on_frame_ = std::move(on_frame);
@@ -66,7 +138,12 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
                              : CloseReason::Code::kRemoteClosed,
                          reason.message};
       // Posted after every frame already sent; the peer reads what arrived, then closes.
-      asio::post(io_, [peer, remote] { peer->finish_after_inbox(remote); });
+      auto notify = [peer, remote] { peer->finish_after_inbox(remote); };
+      if (auto turns = in_turns()) {
+        turns->at(id_, next_due(*turns, 0), std::move(notify));
+      } else {
+        asio::post(io_, std::move(notify));
+      }
     }
   }
 
@@ -88,6 +165,14 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
   void cut(const std::string& why) {
     auto self = shared_from_this();
     CloseReason reason{CloseReason::Code::kNetwork, why};
+    if (auto turns = in_turns()) {
+      auto peer = peer_.lock();
+      turns->first(id_, [self, peer, reason] {
+        if (peer) peer->finish(reason);
+        self->finish(reason);
+      });
+      return;
+    }
     if (auto peer = peer_.lock()) asio::post(io_, [peer, reason] { peer->finish(reason); });
     asio::post(io_, [self, reason] { self->finish(reason); });
   }
@@ -105,7 +190,10 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
     std::uniform_real_distribution<double> coin(0.0, 1.0);
     if (coin(rng_) < faults_.drop) return true;
     std::chrono::milliseconds delay{0};
-    if (faults_.max_delay.count() > 0) {
+    std::uint64_t turns = 0;
+    if (faults_.max_delay_turns > 0) {
+      turns = std::uniform_int_distribution<std::uint64_t>(0, faults_.max_delay_turns)(rng_);
+    } else if (faults_.max_delay.count() > 0) {
       delay = std::chrono::milliseconds(
           std::uniform_int_distribution<long>(0, faults_.max_delay.count())(rng_));
     }
@@ -113,23 +201,33 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
     bool cut_after = coin(rng_) < faults_.cut;
     if (held_) {
       // The held frame goes after this one.
-      deliver(frame, delay);
+      deliver(frame, delay, turns);
       in_flight_bytes_ -= held_->size();
-      deliver(std::move(*held_), delay);
+      deliver(std::move(*held_), delay, turns);
       held_.reset();
     } else if (coin(rng_) < faults_.reorder) {
       in_flight_bytes_ += frame.size();  // counted while held back
       held_ = frame;
     } else {
-      deliver(frame, delay);
+      deliver(frame, delay, turns);
     }
-    if (duplicate) deliver(std::move(frame), delay);
+    if (duplicate) deliver(std::move(frame), delay, turns);
     if (cut_after) cut("connection cut (fault injection)");
     return true;
   }
 
+  // The turn scheduler, when this connection's faults use it (max_delay_turns).
+  std::shared_ptr<TurnScheduler> in_turns() const {
+    return faults_.max_delay_turns > 0 ? turns_.lock() : nullptr;
+  }
+  // The turn for something sent now that waits `turns` turns, no earlier than the last one.
+  std::uint64_t next_due(const TurnScheduler& scheduler, std::uint64_t turns) {
+    last_due_turn_ = std::max(scheduler.turn() + 1 + turns, last_due_turn_);
+    return last_due_turn_;
+  }
+
   // Sends `frame` to the peer, no earlier than the previous frame (order is kept).
-  void deliver(Bytes frame, std::chrono::milliseconds delay) {
+  void deliver(Bytes frame, std::chrono::milliseconds delay, std::uint64_t turns = 0) {
     auto peer = peer_.lock();
     if (!peer) return;
     std::size_t size = frame.size();
@@ -139,6 +237,10 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
       self->in_flight_bytes_ -= std::min(self->in_flight_bytes_, size);
       peer->enqueue(std::move(frame), self);
     };
+    if (auto scheduler = in_turns()) {
+      scheduler->at(id_, next_due(*scheduler, turns), std::move(arrive));
+      return;
+    }
     auto now = std::chrono::steady_clock::now();
     auto at = std::max(now + delay, last_delivery_);
     last_delivery_ = at;
@@ -225,6 +327,9 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
   std::size_t in_flight_bytes_ = 0;
   std::optional<Bytes> held_;
   std::chrono::steady_clock::time_point last_delivery_{};
+  std::weak_ptr<TurnScheduler> turns_;
+  std::uint64_t id_ = 0;
+  std::uint64_t last_due_turn_ = 0;
 };
 
 class MemoryListenerImpl : public Listener {
@@ -257,7 +362,9 @@ class MemoryListenerImpl : public Listener {
 };
 
 MemoryNetwork::MemoryNetwork(asio::io_context& io, std::shared_ptr<spdlog::logger> logger)
-    : io_(io), logger_(std::move(logger)), registry_(std::make_shared<Registry>()) {}
+    : io_(io), logger_(std::move(logger)), registry_(std::make_shared<Registry>()) {
+  registry_->turns = std::make_shared<TurnScheduler>(io);
+}
 
 MemoryNetwork::~MemoryNetwork() = default;
 
@@ -289,6 +396,7 @@ void MemoryNetwork::connect(const Url& url, const TransportOptions& options, Con
     std::weak_ptr<Registry> weak = registry_;
     for (auto [conn, id] : {std::pair{client, number * 2}, std::pair{server, number * 2 + 1}}) {
       registry_->open[id] = conn;
+      conn->use_turns(registry_->turns, id);
       conn->on_finished = [weak, id = id] {
         if (auto r = weak.lock()) r->open.erase(id);
       };

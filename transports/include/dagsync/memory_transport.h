@@ -23,8 +23,16 @@ struct MemoryFaults {
   double reorder = 0;    // probability a frame is held back and delivered after the next one
   double cut = 0;        // probability, per frame, that the connection is cut after it
   std::chrono::milliseconds max_delay{0};  // frames wait up to this long, order kept
+  // Deterministic delay, for simulations that must not depend on the clock: when set, every
+  // frame (and the close that follows them) waits 0 to max_delay_turns turns of the network's
+  // scheduler, order kept, and max_delay is ignored. A turn is one pass of a handler the
+  // network posts to the io_context while anything waits; it releases what is due in
+  // connection order, and cuts from the `cut` fault take effect there too. So the order in
+  // which one handler sends on several connections does not change what happens next.
+  std::uint32_t max_delay_turns = 0;
   bool any() const {
-    return drop > 0 || duplicate > 0 || reorder > 0 || cut > 0 || max_delay.count() > 0;
+    return drop > 0 || duplicate > 0 || reorder > 0 || cut > 0 || max_delay.count() > 0 ||
+           max_delay_turns > 0;
   }
 };
 
