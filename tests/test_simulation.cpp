@@ -630,14 +630,15 @@ class Simulation {
   std::vector<Edge> topology_;
   std::vector<int> side_;  // empty: no partition; else each peer's side
   std::multiset<std::pair<int, int>> dialing_;
-  std::vector<Link> links_;
   std::map<std::string, std::set<ChangeHash>> committed_;
   std::set<ActorId> repo_actors_;
   MemoryFaults faults_;
   std::shared_ptr<spdlog::logger> logger_ = quiet_logger();
-  // Destroyed in reverse: peers (Repos) first, then the transports, then the loop.
+  // Destroyed in reverse: peers (Repos) first, then the connections (their timers belong to
+  // the loop), then the transports, then the loop.
   asio::io_context io_;
   Transports transports_{io_, {}, logger_};
+  std::vector<Link> links_;
   std::vector<Peer> peers_;
 };
 
