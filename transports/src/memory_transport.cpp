@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dagsync/error.h"
+#include "send_limits.h"
 
 namespace dagsync {
 
@@ -111,17 +112,8 @@ class MemoryConnection : public Connection, public std::enable_shared_from_this<
 
   bool send(Bytes frame) override {
     if (!open_) return false;
-    if (frame.size() > options_.max_frame_bytes) {
-      close({CloseReason::Code::kFrameTooLarge,
-             "refusing to send a frame of " + std::to_string(frame.size()) + " bytes (limit " +
-                 std::to_string(options_.max_frame_bytes) + ")"});
-      return false;
-    }
-    if (in_flight_bytes_ + frame.size() > options_.max_send_queue_bytes) {
-      close({CloseReason::Code::kBackpressure,
-             "send queue full: " + std::to_string(in_flight_bytes_) +
-                 " bytes unread by the peer (limit " +
-                 std::to_string(options_.max_send_queue_bytes) + ")"});
+    if (auto refusal = refuse_send(frame.size(), in_flight_bytes_, options_)) {
+      close(std::move(*refusal));
       return false;
     }
     if (faults_.any()) return send_with_faults(std::move(frame));

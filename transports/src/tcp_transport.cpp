@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "dagsync/error.h"
+#include "send_limits.h"
 
 namespace dagsync {
 
@@ -44,16 +45,8 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
 
   bool send(Bytes frame) override {
     if (!open_) return false;
-    if (frame.size() > options_.max_frame_bytes) {
-      close({CloseReason::Code::kFrameTooLarge,
-             "refusing to send a frame of " + std::to_string(frame.size()) + " bytes (limit " +
-                 std::to_string(options_.max_frame_bytes) + ")"});
-      return false;
-    }
-    if (queued_ + frame.size() > options_.max_send_queue_bytes) {
-      close({CloseReason::Code::kBackpressure,
-             "send queue full: " + std::to_string(queued_) + " bytes not yet written (limit " +
-                 std::to_string(options_.max_send_queue_bytes) + "); the peer is not reading"});
+    if (auto refusal = refuse_send(frame.size(), queued_, options_)) {
+      close(std::move(*refusal));
       return false;
     }
     Outgoing out;
