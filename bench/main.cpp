@@ -1,0 +1,31 @@
+// dagsync-bench: the benchmark harness. `dagsync-bench <scenario> [--name value ...]`; each
+// run prints JSON lines on stdout (bench/run.sh collects them into the side-by-side table).
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+namespace dagsync::bench {
+int run_sync(int argc, char** argv);
+}  // namespace dagsync::bench
+
+namespace {
+constexpr const char* kUsage =
+    "usage: dagsync-bench sync --scenario a|b --shape linear|branchy --N n --D d --A a --P p\n";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string what = argv[1];
+  try {
+    if (what == "sync") return dagsync::bench::run_sync(argc - 2, argv + 2);
+  } catch (const std::exception& e) {
+    std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
+    return 1;
+  }
+  std::cerr << kUsage;
+  return 2;
+}
