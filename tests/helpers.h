@@ -67,11 +67,12 @@ constexpr int kMaxIterations = 10;
 // Alternates generate/receive between a and b (both generate, then both receive) until
 // neither has anything to send. Fails the test if that takes more than kMaxIterations.
 inline SyncStats sync_peers(ChangeGraph& a, ChangeGraph& b, SyncState& sa, SyncState& sb,
-                            ReceiveOptions a_opts = {}, ReceiveOptions b_opts = {}) {
+                            ReceiveOptions a_opts = {}, ReceiveOptions b_opts = {},
+                            const GenerateOptions& gen = {}) {
   SyncStats stats;
   while (true) {
-    auto a_to_b = generate_sync_message(a, sa);
-    auto b_to_a = generate_sync_message(b, sb);
+    auto a_to_b = generate_sync_message(a, sa, gen);
+    auto b_to_a = generate_sync_message(b, sb, gen);
     if (!a_to_b && !b_to_a) break;
     if (++stats.iterations > kMaxIterations) {
       FAIL("did not synchronise within " << kMaxIterations << " iterations");

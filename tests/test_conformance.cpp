@@ -8,6 +8,11 @@ using namespace dagsync::test;
 
 namespace {
 
+// CONFORMANCE.md describes Automerge's filter mechanics; scenarios that inspect filters or
+// depend on a filter's false positive run with summaries off. The others run in the default
+// mode, where summaries replace filters whenever they are smaller.
+const GenerateOptions kFilters{.summaries = false};
+
 // Two peers with `common` shared changes, synced, with the states that sync left behind.
 struct Pair {
   ChangeGraph n1{actor(1)};
@@ -45,7 +50,7 @@ Change last_local(const ChangeGraph& g) {
 TEST_CASE("01 an empty peer's first message says it has nothing") {
   ChangeGraph n1(actor(1));
   SyncState s1;
-  auto m = generate_sync_message(n1, s1);
+  auto m = generate_sync_message(n1, s1, kFilters);
   REQUIRE(m);
   SyncMessage d = wire(*m);
   CHECK(d.heads.empty());
@@ -152,8 +157,8 @@ TEST_CASE("07 both peers send their first messages simultaneously") {
   ChangeHash head1 = n1.heads()[0], head2 = n2.heads()[0];
   SyncState s1, s2;
 
-  auto m12 = generate_sync_message(n1, s1);
-  auto m21 = generate_sync_message(n2, s2);
+  auto m12 = generate_sync_message(n1, s1, kFilters);
+  auto m21 = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m12);
   REQUIRE(m21);
   CHECK(m12->changes.empty());
@@ -164,8 +169,8 @@ TEST_CASE("07 both peers send their first messages simultaneously") {
   CHECK(receive_sync_message(n2, s2, wire(*m12)).status.applied.empty());
 
   // Both reply with the changes the other lacks.
-  m12 = generate_sync_message(n1, s1);
-  m21 = generate_sync_message(n2, s2);
+  m12 = generate_sync_message(n1, s1, kFilters);
+  m21 = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m12);
   REQUIRE(m21);
   CHECK(m12->changes.size() == 5);
@@ -176,8 +181,8 @@ TEST_CASE("07 both peers send their first messages simultaneously") {
   CHECK(n2.missing_deps().empty());
 
   // The acknowledgements carry no changes.
-  m12 = generate_sync_message(n1, s1);
-  m21 = generate_sync_message(n2, s2);
+  m12 = generate_sync_message(n1, s1, kFilters);
+  m21 = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m12);
   REQUIRE(m21);
   CHECK(m12->changes.empty());
@@ -187,12 +192,12 @@ TEST_CASE("07 both peers send their first messages simultaneously") {
   CHECK(s1.shared_heads == sorted({head1, head2}));
   CHECK(s2.shared_heads == sorted({head1, head2}));
 
-  CHECK_FALSE(generate_sync_message(n1, s1));
-  CHECK_FALSE(generate_sync_message(n2, s2));
+  CHECK_FALSE(generate_sync_message(n1, s1, kFilters));
+  CHECK_FALSE(generate_sync_message(n2, s2, kFilters));
 
   // A later change is announced with the union as last_sync.
   n1.commit(text("x 5"), std::nullopt, 0);
-  auto m = generate_sync_message(n1, s1);
+  auto m = generate_sync_message(n1, s1, kFilters);
   REQUIRE(m);
   REQUIRE(m->have.size() == 1);
   CHECK(m->have[0].last_sync == sorted({head1, head2}));
@@ -413,15 +418,15 @@ TEST_CASE("20 a false-positive dependency with a third peer that lacks the missi
   auto& p = *f.p;
   SyncState a = reload(p.s1), b = reload(p.s2);
   // n1 and n2 exchange filters.
-  auto m1 = generate_sync_message(p.n1, a);
-  auto m2 = generate_sync_message(p.n2, b);
+  auto m1 = generate_sync_message(p.n1, a, kFilters);
+  auto m2 = generate_sync_message(p.n2, b, kFilters);
   REQUIRE(m1);
   REQUIRE(m2);
   receive_sync_message(p.n1, a, wire(*m2));
   receive_sync_message(p.n2, b, wire(*m1));
   // Then their changes, except the false positive.
-  m1 = generate_sync_message(p.n1, a);
-  m2 = generate_sync_message(p.n2, b);
+  m1 = generate_sync_message(p.n1, a, kFilters);
+  m2 = generate_sync_message(p.n2, b, kFilters);
   REQUIRE(m1);
   REQUIRE(m2);
   CHECK(m1->changes.size() == 2);
@@ -437,8 +442,8 @@ TEST_CASE("20 a false-positive dependency with a third peer that lacks the missi
   SyncState s13, s31;
   bool asked = false;
   for (int i = 0; i < kMaxIterations; ++i) {
-    auto x = generate_sync_message(p.n1, s13);
-    auto y = generate_sync_message(n3, s31);
+    auto x = generate_sync_message(p.n1, s13, kFilters);
+    auto y = generate_sync_message(n3, s31, kFilters);
     if (!x && !y) break;
     if (x) {
       asked |= std::find(x->need.begin(), x->need.end(), f.n2c1) != x->need.end();
@@ -446,17 +451,17 @@ TEST_CASE("20 a false-positive dependency with a third peer that lacks the missi
     }
     if (y) receive_sync_message(p.n1, s13, wire(*y));
   }
-  CHECK_FALSE(generate_sync_message(p.n1, s13));
-  CHECK_FALSE(generate_sync_message(n3, s31));
+  CHECK_FALSE(generate_sync_message(p.n1, s13, kFilters));
+  CHECK_FALSE(generate_sync_message(n3, s31, kFilters));
   CHECK(asked);
   CHECK(p.n1.heads() == std::vector<ChangeHash>{f.n1_head});
   CHECK(n3.heads() == std::vector<ChangeHash>{f.n1_head});
   CHECK(change_set(n3) == change_set(p.n1));
 
   // Once n2 answers, n1 gets the missing change and everyone can converge.
-  sync_peers(p.n1, p.n2, a, b);
+  sync_peers(p.n1, p.n2, a, b, {}, {}, kFilters);
   check_converged(p.n1, p.n2);
-  sync_peers(p.n1, n3, s13, s31);
+  sync_peers(p.n1, n3, s13, s31, {}, {}, kFilters);
   check_converged(p.n1, n3);
 }
 
@@ -547,28 +552,28 @@ TEST_CASE("23 the false-positive hash is requested explicitly via need and then 
   SyncState s1 = reload(p->s1), s2 = reload(p->s2);
 
   // n1's filter wrongly claims n2's new change.
-  auto m = generate_sync_message(n1, s1);
+  auto m = generate_sync_message(n1, s1, kFilters);
   REQUIRE(m);
   CHECK(m->changes.empty());
   receive_sync_message(n2, s2, wire(*m));
   // So n2 does not send it.
-  m = generate_sync_message(n2, s2);
+  m = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m);
   CHECK(m->changes.empty());
   receive_sync_message(n1, s1, wire(*m));
   // n1 sees an unknown head and asks for it explicitly.
-  m = generate_sync_message(n1, s1);
+  m = generate_sync_message(n1, s1, kFilters);
   REQUIRE(m);
   CHECK(m->need == n2.heads());
   receive_sync_message(n2, s2, wire(*m));
   // n2 answers the request.
-  m = generate_sync_message(n2, s2);
+  m = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m);
   REQUIRE(m->changes.size() == 1);
   CHECK(m->changes[0].actor() == actor(2));
   receive_sync_message(n1, s1, wire(*m));
   CHECK(n1.heads() == n2.heads());
-  sync_peers(n1, n2, s1, s2);
+  sync_peers(n1, n2, s1, s2, {}, {}, kFilters);
   check_converged(n1, n2);
 }
 
@@ -589,23 +594,23 @@ TEST_CASE("24 several Bloom filters in one have prevent sending the same changes
   s13.shared_heads = s31.shared_heads = s23.shared_heads = s32.shared_heads = {c0.hash()};
 
   // n2 tells n3 what it has; n3 forwards n2's filter to n1 alongside its own.
-  auto from_n2 = generate_sync_message(n2, s23);
+  auto from_n2 = generate_sync_message(n2, s23, kFilters);
   REQUIRE(from_n2);
   REQUIRE(from_n2->have.size() == 1);
-  auto from_n3 = generate_sync_message(n3, s31);
+  auto from_n3 = generate_sync_message(n3, s31, kFilters);
   REQUIRE(from_n3);
   SyncMessage forwarded = *from_n3;
   forwarded.have.push_back(from_n2->have[0]);
 
   SUBCASE("with the forwarded filter, n1 sends nothing n2 will deliver") {
     receive_sync_message(n1, s13, wire(forwarded));
-    auto reply = generate_sync_message(n1, s13);
+    auto reply = generate_sync_message(n1, s13, kFilters);
     REQUIRE(reply);
     CHECK(reply->changes.empty());
   }
   SUBCASE("without it, n1 would send a1 and a2") {
     receive_sync_message(n1, s13, wire(*from_n3));
-    auto reply = generate_sync_message(n1, s13);
+    auto reply = generate_sync_message(n1, s13, kFilters);
     REQUIRE(reply);
     CHECK(reply->changes.size() == 2);
   }
@@ -658,7 +663,7 @@ TEST_CASE("27 a subset of changes may be sent; shared heads advance exactly to w
   merge_into(n2, n3);
 
   SyncState s1, s2;
-  sync_peers(n1, n2, s1, s2);
+  sync_peers(n1, n2, s1, s2, {}, {}, kFilters);
   s1 = reload(s1);
   s2 = reload(s2);
   CHECK(s1.shared_heads == sorted({c2, c4}));
@@ -671,10 +676,10 @@ TEST_CASE("27 a subset of changes may be sent; shared heads advance exactly to w
   merge_into(n2, n3);
 
   // n1 starts; n2 replies with c5 and c6 only.
-  auto m = generate_sync_message(n1, s1);
+  auto m = generate_sync_message(n1, s1, kFilters);
   REQUIRE(m);
   receive_sync_message(n2, s2, wire(*m));
-  m = generate_sync_message(n2, s2);
+  m = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m);
   CHECK(m->changes.size() == 4);
   m->changes = {c5, c6};
@@ -683,7 +688,7 @@ TEST_CASE("27 a subset of changes may be sent; shared heads advance exactly to w
   CHECK(s1.shared_heads == sorted({c2, c6.hash()}));
 
   // n1 confirms c5 and c6 and asks for the rest.
-  m = generate_sync_message(n1, s1);
+  m = generate_sync_message(n1, s1, kFilters);
   REQUIRE(m);
   receive_sync_message(n2, s2, wire(*m));
   CHECK(m->need == std::vector<ChangeHash>{c8});
@@ -693,7 +698,7 @@ TEST_CASE("27 a subset of changes may be sent; shared heads advance exactly to w
   CHECK(s2.shared_heads == sorted({c2, c6.hash()}));
 
   // n2 sends the remaining two.
-  m = generate_sync_message(n2, s2);
+  m = generate_sync_message(n2, s2, kFilters);
   REQUIRE(m);
   CHECK(m->changes.size() == 2);
   receive_sync_message(n1, s1, wire(*m));

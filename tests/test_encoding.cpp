@@ -78,6 +78,13 @@ Bytes with(Bytes ChangeParts::*field, Bytes value) {
   return p.join();
 }
 
+// A hash list as sync messages carry it: one bin of 32-byte hashes.
+Bytes hash_bin(const std::vector<ChangeHash>& hashes) {
+  Bytes packed;
+  for (const auto& h : hashes) packed.insert(packed.end(), h.bytes.begin(), h.bytes.end());
+  return pack([&](MsgpackWriter& w) { w.bin(packed); });
+}
+
 Bytes hash_array(const std::vector<ChangeHash>& hashes) {
   return pack([&](MsgpackWriter& w) {
     w.array(static_cast<std::uint32_t>(hashes.size()));
@@ -941,7 +948,7 @@ TEST_CASE("encoding: sync message round trip with several haves and changes") {
   CHECK(d.encode() == bytes);
 
   SyncMessage empty;
-  CHECK(to_hex(empty.encode()) == "950190909090");
+  CHECK(to_hex(empty.encode()) == "9702c400c40090c400c000");
   SyncMessage e = SyncMessage::decode(empty.encode());
   CHECK(e.heads.empty());
   CHECK(e.need.empty());
@@ -966,25 +973,44 @@ TEST_CASE("encoding: sync message decode errors") {
   };
   ChangeHash lo = std::min(hash_n(1), hash_n(2));
   ChangeHash hi = std::max(hash_n(1), hash_n(2));
+  const Bytes e{0xc4, 0x00};  // an empty hash list, or no changes
+  const Bytes tail{0xc0, 0x00};  // no summary, no flags
 
-  rejected({0x95, 0x02, 0x90, 0x90, 0x90, 0x90}, {"version", "unsupported version 2"});
-  rejected({0x94, 0x01, 0x90, 0x90, 0x90}, {"fields", "expected 5 fields"});
-  rejected({0x95, 0x01, 0x90, 0x90, 0x90, 0x90, 0x00}, {"trailing"});
-  rejected(cat({{0x95, 0x01}, hash_array({hi, lo}), {0x90, 0x90, 0x90}}), {"heads", "not sorted"});
-  rejected(cat({{0x95, 0x01, 0x90}, hash_array({lo, lo}), {0x90, 0x90}}), {"need", "not sorted"});
-  rejected({0x95, 0x01, 0x90, 0x90, 0xc0, 0x90}, {"have", "expected array"});
-  rejected({0x95, 0x01, 0x90, 0x90, 0x91, 0x91, 0x90, 0x90}, {"have entry"});
-  rejected({0x95, 0x01, 0x90, 0x90, 0x91, 0x92, 0x90, 0x93, 0x00, 0x0a, 0x07, 0x90},
+  rejected({0x95, 0x01, 0x90, 0x90, 0x90, 0x90}, {"version", "unsupported version 1"});
+  rejected(cat({{0x96, 0x02}, e, e, {0x90}, e, {0xc0}}), {"fields", "expected 7 fields"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, tail, {0x00}}), {"trailing"});
+  rejected(cat({{0x97, 0x02}, hash_bin({hi, lo}), e, {0x90}, e, tail}), {"heads", "not sorted"});
+  rejected(cat({{0x97, 0x02}, e, hash_bin({lo, lo}), {0x90}, e, tail}), {"need", "not sorted"});
+  rejected(cat({{0x97, 0x02, 0xc4, 0x21}, repeat(33), e, {0x90}, e, tail}),
+           {"heads", "not a whole number of ids"});
+  rejected(cat({{0x97, 0x02}, e, e, {0xc0}, e, tail}), {"have", "expected array"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x91, 0x91}, e, e, tail}), {"have entry"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x91, 0x92}, e, {0x93, 0x00, 0x0a, 0x07}, e, tail}),
            {"have.bloom"});
-  rejected({0x95, 0x01, 0x90, 0x90, 0x90, 0x91, 0xa0}, {"changes", "expected binary"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x90, 0x90}, tail}), {"changes", "expected binary"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0x91, 0x92, 0xc4, 0x00, 0xc4, 0x00, 0x00}}),
+           {"summary level", "expected [hashes, actors, seqs]"});
+  const ActorId one = actor(1);
+  const Bytes one_bytes(one.bytes.begin(), one.bytes.end());
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10}, one_bytes,
+                {0x90, 0x00}}),
+           {"summary.seqs", "one seq per actor"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10}, one_bytes,
+                {0x91, 0x00, 0x00}}),
+           {"summary.seq", "at least 1"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0xc0, 0x02}}), {"flags", "unknown flag bits 2"});
 
-  // A malformed change inside names its index and the change's own field.
+  // A malformed change inside names its index and the change's own field; so does one cut
+  // short by the end of the changes.
   Bytes bad_change(golden.bytes().begin(), golden.bytes().end());
   bad_change[20] = 0x00;  // seq 1 -> 0
-  rejected(cat({{0x95, 0x01, 0x90, 0x90, 0x90, 0x92},
-                pack([&](MsgpackWriter& w) { w.bin(golden.bytes()); }),
-                pack([&](MsgpackWriter& w) { w.bin(bad_change); })}),
+  auto changes_bin = [](const Bytes& packed) { return pack([&](MsgpackWriter& w) { w.bin(packed); }); };
+  Bytes good(golden.bytes().begin(), golden.bytes().end());
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, changes_bin(cat({good, bad_change})), tail}),
            {"change 1", "seq", "at least 1"});
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, changes_bin(cat({good, Bytes(good.begin(), good.end() - 1)})),
+                tail}),
+           {"change 1"});
 
   // Limits.
   SyncMessage m;
@@ -998,19 +1024,38 @@ TEST_CASE("encoding: sync message decode errors") {
   rejected(bytes, {"exceed limit"}, l);
   l = {};
   l.max_hashes = 1;
-  rejected(bytes, {"heads", "exceeds limit 1"}, l);
+  rejected(bytes, {"heads", "exceeds limit 32"}, l);
   l = {};
   l.max_haves = 1;
   rejected(bytes, {"have", "exceeds limit 1"}, l);
   l = {};
   l.max_changes = 1;
-  rejected(bytes, {"changes", "exceeds limit 1"}, l);
+  rejected(bytes, {"changes", "more than 1 changes"}, l);
   l = {};
   l.change.max_change_bytes = golden.bytes().size() - 1;
-  rejected(bytes, {"changes", "exceeds limit"}, l);
+  rejected(bytes, {"change 0", "exceed"}, l);
   l = {};
   l.change.max_message_chars = 1;
   rejected(bytes, {"change 0", "message"}, l);
+
+  SyncMessage with_summary;
+  with_summary.summary = Summary{};
+  for (int i = 0; i < 3; ++i) {
+    SummaryLevel level;
+    level.hashes = {hash_n(i)};
+    level.actors.set(actor(i + 1), 5);
+    level.actors.set(actor(i + 10), 7);
+    with_summary.summary->levels.push_back(level);
+  }
+  bytes = with_summary.encode();
+  CHECK(SyncMessage::decode(bytes).summary == with_summary.summary);
+  CHECK(with_summary.summary->encoded_size() + 10 == bytes.size());
+  l = {};
+  l.max_summary_levels = 2;
+  rejected(bytes, {"summary", "exceeds limit 2"}, l);
+  l = {};
+  l.max_summary_actors = 5;
+  rejected(bytes, {"summary.actors", "exceeds limit"}, l);
 }
 
 TEST_CASE("encoding: pinned wire forms from docs/protocol.md") {
@@ -1020,22 +1065,32 @@ TEST_CASE("encoding: pinned wire forms from docs/protocol.md") {
   CHECK(to_hex(vv.encode()) == "92019192c410" + to_hex(actor(1).view()) + "03");
   // The empty update batch.
   CHECK(to_hex(ChangeGraph(actor(1)).export_updates()) == "920190");
-  // The first message of a peer with an empty graph: one have, empty last_sync, empty filter
-  // with default parameters (94 00 0a 07 c4 00).
+  // The first message of a peer with an empty graph: a summary with one root level holding
+  // no actors (91 93 c4 00 c4 00 90), i.e. "I have nothing".
   ChangeGraph empty(actor(1));
   SyncState state;
   auto first = generate_sync_message(empty, state);
   REQUIRE(first.has_value());
-  CHECK(to_hex(first->encode()) == "9501909091929094000a07c40090");
+  CHECK(to_hex(first->encode()) == "9702c400c40090c4009193c400c4009000");
   SyncMessage decoded = SyncMessage::decode(first->encode());
+  CHECK(decoded.have.empty());
+  REQUIRE(decoded.summary);
+  CHECK(decoded.summary->complete());
+  // With summaries off: one have, empty last_sync, empty filter with default parameters
+  // (94 00 0a 07 c4 00), as Automerge sends.
+  SyncState filters;
+  first = generate_sync_message(empty, filters, GenerateOptions{.summaries = false});
+  REQUIRE(first.has_value());
+  CHECK(to_hex(first->encode()) == "9702c400c4009192c40094000a07c400c400c000");
+  decoded = SyncMessage::decode(first->encode());
   REQUIRE(decoded.have.size() == 1);
   CHECK(decoded.have[0].last_sync.empty());
   CHECK(decoded.have[0].bloom.empty());
   CHECK(decoded.have[0].bloom.bits_per_entry() == 10);
   CHECK(decoded.have[0].bloom.probes() == 7);
   // An error message of the documented shape.
-  CHECK_THROWS_WITH_AS(SyncMessage::decode(from_hex("950290909090")),
-                       "sync message: version: unsupported version 2 (at byte 2)", DecodeError);
+  CHECK_THROWS_WITH_AS(SyncMessage::decode(from_hex("950190909090")),
+                       "sync message: version: unsupported version 1 (at byte 2)", DecodeError);
 }
 
 TEST_CASE("encoding: SyncMessage::encode sorts and deduplicates its hash lists") {

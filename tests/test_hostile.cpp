@@ -233,6 +233,10 @@ struct Fixture {
                                 BloomFilter(std::vector<ChangeHash>(hashes_of(source.changes())))});
     message.have.push_back(Have{});
     message.changes = {source.changes()[0], source.changes()[1], source.changes()[2]};
+    message.summary = Summary{};
+    message.summary->levels.push_back(SummaryLevel{{source.changes()[1].hash()}, {}});
+    message.summary->levels.back().actors.set(actor(9), 300);
+    message.summary->levels.push_back(SummaryLevel{{}, source.version_vector()});
 
     SyncState state;
     state.shared_heads =
@@ -393,19 +397,21 @@ void expect_rejected(Decoder& d, const Bytes& bytes, std::vector<std::string> ne
 Bytes message_with_bloom(std::uint64_t entries, std::uint64_t bits_per_entry, std::uint64_t probes,
                          const Bytes& bits) {
   return pack([&](MsgpackWriter& w) {
-    w.array(5);
-    w.uint(1);
-    w.array(0);
-    w.array(0);
+    w.array(7);
+    w.uint(2);
+    w.bin({});
+    w.bin({});
     w.array(1);
     w.array(2);
-    w.array(0);
+    w.bin({});
     w.array(4);
     w.uint(entries);
     w.uint(bits_per_entry);
     w.uint(probes);
     w.bin(bits);
-    w.array(0);
+    w.bin({});
+    w.nil();
+    w.uint(0);
   });
 }
 
@@ -494,16 +500,16 @@ TEST_CASE(
     message_rejects(sl, "exceed limit");
     sl = {};
     sl.max_hashes = 1;
-    message_rejects(sl, "heads: array of 2 exceeds limit 1");
+    message_rejects(sl, "heads: binary of 64 bytes exceeds limit 32");
     sl = {};
     sl.max_haves = 1;
     message_rejects(sl, "have: array of 2 exceeds limit 1");
     sl = {};
     sl.max_changes = 2;
-    message_rejects(sl, "changes: array of 3 exceeds limit 2");
+    message_rejects(sl, "changes: more than 2 changes");
     sl = {};
     sl.change.max_change_bytes = 40;
-    message_rejects(sl, "changes: binary of");
+    message_rejects(sl, "bytes exceed limit 40");
     sl = {};
     sl.max_bloom_entries = 4;
     message_rejects(sl, "entries exceed limit 4");
@@ -571,6 +577,14 @@ TEST_CASE(
         CHECK(nodes[8].kind == Kind::kStr);
         CHECK(accepted ==
               std::vector<std::pair<std::size_t, Kind>>{{7, Kind::kNil}, {8, Kind::kNil}});
+      } else if (d.name == "SyncMessage::decode") {
+        // Only the optional summary (the sixth field) may be nil.
+        std::size_t field = 0, summary = 0;
+        for (std::size_t k = 1; k < nodes.size(); ++k) {
+          if (nodes[k].depth == 1 && field++ == 5) summary = k;
+        }
+        REQUIRE(summary != 0);
+        CHECK(accepted == std::vector<std::pair<std::size_t, Kind>>{{summary, Kind::kNil}});
       } else {
         INFO(d.name);
         CHECK(accepted.empty());
@@ -580,12 +594,21 @@ TEST_CASE(
     // A few by hand, with the field named.
     Decoder& message = fx.by_name("SyncMessage::decode");
     expect_rejected(message,
-                    Bytes{0x85, 0x01, 0x90, 0x02, 0x90, 0x03, 0x90, 0x04, 0x90, 0x05, 0x90},
+                    Bytes{0x87, 0x01, 0x90, 0x02, 0x90, 0x03, 0x90, 0x04, 0x90, 0x05, 0x90},
                     {"fields", "expected array"});
-    expect_rejected(message, Bytes{0x95, 0x01, 0xc0, 0x90, 0x90, 0x90}, {"heads"});
-    expect_rejected(message, Bytes{0x95, 0x01, 0x90, 0x91, 0xa1, 'x', 0x90, 0x90}, {"need"});
-    expect_rejected(message, Bytes{0x95, 0x01, 0x90, 0x90, 0x80, 0x90}, {"have"});
-    expect_rejected(message, Bytes{0x95, 0x01, 0x90, 0x90, 0x90, 0x91, 0x91}, {"changes"});
+    expect_rejected(message, Bytes{0x97, 0x02, 0xc0, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0xc0, 0x00},
+                    {"heads"});
+    expect_rejected(message,
+                    Bytes{0x97, 0x02, 0xc4, 0x00, 0xa1, 'x', 0x90, 0xc4, 0x00, 0xc0, 0x00},
+                    {"need"});
+    expect_rejected(message,
+                    Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x80, 0xc4, 0x00, 0xc0, 0x00},
+                    {"have"});
+    expect_rejected(message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0x91, 0xc0, 0x00},
+                    {"changes"});
+    expect_rejected(message,
+                    Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0x91, 0x90, 0x00},
+                    {"summary level"});
     expect_rejected(fx.by_name("SyncState::decode"), Bytes{0x92, 0xa1, '1', 0x90}, {"version"});
     expect_rejected(fx.by_name("VersionVector::decode"), Bytes{0x92, 0x01, 0x91, 0x91, 0x01},
                     {"entry"});
@@ -600,7 +623,7 @@ TEST_CASE(
       const Node& version = nodes[1];  // first field of the outer array
       REQUIRE(version.depth == 1);
       REQUIRE(version.kind == Kind::kInt);
-      for (Bytes v : {Bytes{0x00}, Bytes{0x02}, Bytes{0x7f}, Bytes{0xcc, 0xff},
+      for (Bytes v : {Bytes{0x00}, Bytes{0x03}, Bytes{0x7f}, Bytes{0xcc, 0xff},
                       Bytes{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}) {
         expect_rejected(d, splice(d.valid, version.offset, version.size, v),
                         {"version", "unsupported version"});
@@ -687,8 +710,9 @@ TEST_CASE(
     // A bit array claiming 4 GiB in a message of a few dozen bytes.
     Bytes huge = message_with_bloom(10, 10, 7, Bytes(13, 0xff));
     auto nodes = nodes_of(huge);
-    auto bits = std::find_if(nodes.begin(), nodes.end(),
-                             [](const Node& n) { return n.kind == Kind::kBin; });
+    auto bits = std::find_if(nodes.begin(), nodes.end(), [](const Node& n) {
+      return n.kind == Kind::kBin && n.depth == 4;  // message > have > entry > bloom > bits
+    });
     REQUIRE(bits != nodes.end());
     expect_rejected(d, splice(huge, bits->offset, bits->size, Bytes{0xc6, 0xff, 0xff, 0xff, 0xff}),
                     {"bloom.bits"});
@@ -702,20 +726,42 @@ TEST_CASE(
     wide.max_hashes = UINT32_MAX;
     wide.max_changes = UINT32_MAX;
     wide.max_haves = UINT32_MAX;
-    std::vector<std::pair<std::string, Bytes>> messages = {
-        {"heads", Bytes{0x95, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x90, 0x90, 0x90}},
-        {"need", Bytes{0x95, 0x01, 0x90, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x90, 0x90}},
-        {"have", Bytes{0x95, 0x01, 0x90, 0x90, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x90}},
-        {"have.last_sync",
-         Bytes{0x95, 0x01, 0x90, 0x90, 0x91, 0x92, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x90}},
-        {"changes", Bytes{0x95, 0x01, 0x90, 0x90, 0x90, 0xdd, 0xff, 0xff, 0xff, 0xff}},
+    const Bytes e{0xc4, 0x00}, tail{0xc0, 0x00};
+    auto msg = [&](std::initializer_list<Bytes> parts) {
+      Bytes out{0x97, 0x02};
+      for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+      return out;
     };
+    const Bytes bin32{0xc6, 0xff, 0xff, 0xff, 0xff};
+    // Counted fields: the count is over a limit, or (wide limits) more than the bytes hold.
+    std::vector<std::pair<std::string, Bytes>> messages = {
+        {"have", msg({e, e, claim32, e, tail})},
+        {"summary", msg({e, e, {0x90}, e, claim32, {0x00}})},
+        {"summary.seqs", msg({e, e, {0x90}, e, {0x91, 0x93}, e, {0xc4, 0x10}, Bytes(16, 1),
+                                  claim32, {0x00}})},
+    };
+    SyncLimits wide_summary = wide;
+    wide_summary.max_summary_levels = UINT32_MAX;
     for (const auto& [field, bytes] : messages) {
       CAPTURE(field);
       CHECK_THROWS_WITH_AS(SyncMessage::decode(bytes), doctest::Contains(field.c_str()),
                            DecodeError);
-      CHECK_THROWS_WITH_AS(SyncMessage::decode(bytes, wide),
-                           doctest::Contains("claims 4294967295 elements"), DecodeError);
+      CHECK_THROWS_WITH_AS(SyncMessage::decode(bytes, wide_summary),
+                           doctest::Contains("4294967295"), DecodeError);
+    }
+    // Packed fields (hash lists, changes): a length over the limit, or over the bytes left.
+    std::vector<std::pair<std::string, Bytes>> packed = {
+        {"heads", msg({bin32, e, {0x90}, e, tail})},
+        {"need", msg({e, bin32, {0x90}, e, tail})},
+        {"have.last_sync", msg({e, e, {0x91, 0x92}, bin32, {0x90}})},
+        {"changes", msg({e, e, {0x90}, bin32})},
+    };
+    for (const auto& [field, bytes] : packed) {
+      CAPTURE(field);
+      CHECK_THROWS_WITH_AS(SyncMessage::decode(bytes), doctest::Contains(field.c_str()),
+                           DecodeError);
+      CHECK_THROWS_WITH_AS(SyncMessage::decode(bytes, wide), doctest::Contains(field.c_str()),
+                           DecodeError);
     }
     Bytes state{0x92, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4};
     CHECK_THROWS_WITH_AS(SyncState::decode(state), doctest::Contains("shared_heads"), DecodeError);
@@ -865,17 +911,22 @@ TEST_CASE("hostile: a message's changes are validated like standalone changes") 
   for (const Bytes& bad : bad_changes) {
     CAPTURE(to_hex(bad));
     REQUIRE_THROWS_AS(Change::decode(bad), DecodeError);
+    Bytes packed = good_bytes;
+    packed.insert(packed.end(), bad.begin(), bad.end());
     Bytes message = pack([&](MsgpackWriter& w) {
-      w.array(5);
-      w.uint(1);
+      w.array(7);
+      w.uint(2);
+      w.bin({});
+      w.bin({});
       w.array(0);
-      w.array(0);
-      w.array(0);
-      w.array(2);
-      w.bin(good_bytes);
-      w.bin(bad);
+      w.bin(packed);
+      w.nil();
+      w.uint(0);
     });
-    CHECK_THROWS_WITH_AS(SyncMessage::decode(message), doctest::Contains("change 1: change: "),
+    // Changes travel back to back, so a trailing byte reads as the start of a third change.
+    CHECK_THROWS_WITH_AS(SyncMessage::decode(message),
+                         doctest::Contains(bad.size() > good_bytes.size() ? "change 2: change: "
+                                                                          : "change 1: change: "),
                          DecodeError);
     Bytes updates = pack([&](MsgpackWriter& w) {
       w.array(2);

@@ -804,23 +804,43 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
            return concat(concat(head, Bytes{0xc6, 0x00, 0x03, 0x00, 0x00}), Bytes{0x95, 0x01});
          },
          "message: truncated: needs 196608 bytes, 2 left"},
-        {"sync message: heads array32 of 2^32-1", true,
-         sync_frame(concat(concat(Bytes{0x95, 0x01}, kArray32Max), Bytes{0x90, 0x90, 0x90})),
-         "bad sync message: sync message: heads: array of 4294967295 exceeds limit 1024"},
-        {"sync message: heads array16 of 1000 in 3 bytes", true,
-         sync_frame(Bytes{0x95, 0x01, 0xdc, 0x03, 0xe8, 0x90, 0x90, 0x90}),
-         "bad sync message: sync message: heads: array claims 1000 elements, 3 bytes left"},
-        {"sync message: changes array32 of 2^32-1", true,
-         sync_frame(concat(Bytes{0x95, 0x01, 0x90, 0x90, 0x90}, kArray32Max)),
-         "bad sync message: sync message: changes: array of 4294967295 exceeds limit 256"},
-        {"sync message: changes array16 of 200 in 1 byte", true,
-         sync_frame(Bytes{0x95, 0x01, 0x90, 0x90, 0x90, 0xdc, 0x00, 0xc8, 0xc4}),
-         "bad sync message: sync message: changes: array claims 200 elements, 1 bytes left"},
-        {"sync message: a change bin32 of 4 GiB", true,
-         sync_frame(concat(Bytes{0x95, 0x01, 0x90, 0x90, 0x90, 0x91}, kBin32Max)),
-         "sync message: changes: binary of 4294967295 bytes exceeds limit 32768"},
+        {"sync message: heads bin32 of 4 GiB", true,
+         sync_frame(concat(concat(Bytes{0x97, 0x02}, kBin32Max), Bytes{0x90, 0x90, 0x90})),
+         "bad sync message: sync message: heads: binary of 4294967295 bytes exceeds limit 32768"},
+        {"sync message: heads bin16 of 32000 bytes in 3", true,
+         sync_frame(Bytes{0x97, 0x02, 0xc5, 0x7d, 0x00, 0x90, 0x90, 0x90}),
+         "bad sync message: sync message: heads: truncated: needs 32000 bytes, 3 left"},
+        {"sync message: changes bin32 of 4 GiB", true,
+         sync_frame(concat(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90}, kBin32Max)),
+         "bad sync message: sync message: changes: binary of 4294967295 bytes exceeds limit"},
+        {"sync message: changes bin16 of 200 bytes in 1", true,
+         sync_frame(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc5, 0x00, 0xc8, 0xc4}),
+         "bad sync message: sync message: changes: truncated: needs 200 bytes, 1 left"},
+        {"sync message: a change whose payload claims 4 GiB", true, sync_frame([&] {
+           Bytes change = pack([&](MsgpackWriter& w) {
+             w.array(7);
+             w.uint(1);
+             w.id(actor(0xd1));
+             w.uint(1);
+             w.array(0);
+             w.nil();
+             w.nil();
+           });
+           change = concat(change, kBin32Max);
+           return pack([&](MsgpackWriter& w) {
+             w.array(7);
+             w.uint(2);
+             w.bin({});
+             w.bin({});
+             w.array(0);
+             w.bin(change);
+             w.nil();
+             w.uint(0);
+           });
+         }()),
+         "change 0: change: payload: binary of 4294967295 bytes exceeds limit 32768"},
         {"sync message: a change's deps array32 of 2^32-1", true, sync_frame([&] {
-           // A change binary whose content claims 2^32-1 deps.
+           // A change whose content claims 2^32-1 deps.
            Bytes change = pack([&](MsgpackWriter& w) {
              w.array(7);
              w.uint(1);
@@ -829,13 +849,14 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
            });
            change = concat(concat(change, kArray32Max), Bytes{0xc0, 0xc0, 0xc4, 0x00});
            return pack([&](MsgpackWriter& w) {
-             w.array(5);
-             w.uint(1);
+             w.array(7);
+             w.uint(2);
+             w.bin({});
+             w.bin({});
              w.array(0);
-             w.array(0);
-             w.array(0);
-             w.array(1);
              w.bin(change);
+             w.nil();
+             w.uint(0);
            });
          }()),
          "change 0: change: deps: array of 4294967295 exceeds limit 1024"},

@@ -13,6 +13,8 @@
 // drops a message must end the connection.
 #include "dagsync/sync.h"
 
+#include "dagsync/summary.h"
+
 #include <algorithm>
 #include <unordered_set>
 
@@ -43,16 +45,40 @@ Have make_have(const ChangeGraph& graph, const std::vector<ChangeHash>& shared_h
   return have;
 }
 
-// What the peer lacks, judged from its `have` and `need`, in an order it can apply.
-std::vector<Change> changes_to_send(const ChangeGraph& graph, const std::vector<Have>& have,
-                                    const std::vector<ChangeHash>& need,
-                                    const std::set<ChangeHash>& sent) {
-  std::vector<Change> out;
+// What the peer lacks, in an order it can apply: exactly, when we hold all its heads or can
+// use its summary; else from its Bloom filters; plus whatever it asks for by hash.
+struct ToSend {
+  std::vector<Change> changes;
+  bool summary_unusable = false;  // it sent a summary we cannot use (and heads we lack)
+};
+
+ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool have_usable,
+                       bool heads_shortcut) {
+  ToSend out;
   std::unordered_set<ChangeHash, IdHasher> chosen;
   auto choose = [&](const Change& c) {
-    if (!sent.count(c.hash()) && chosen.insert(c.hash()).second) out.push_back(c);
+    if (!state.sent_hashes.count(c.hash()) && chosen.insert(c.hash()).second) {
+      out.changes.push_back(c);
+    }
   };
-  if (!have.empty()) {
+  const auto& their_heads = *state.their_heads;
+  const auto& have = *state.their_have;
+  bool wants_diff = !have.empty() || state.their_summary.has_value();
+  bool exact = false;
+  if (heads_shortcut && wants_diff && std::all_of(their_heads.begin(), their_heads.end(),
+                                [&](const ChangeHash& h) { return graph.has(h); })) {
+    // Their heads name their whole history (for an honest peer): no filter needed.
+    for (const Change& c : graph.changes_since(their_heads)) choose(c);
+    exact = true;
+  } else if (state.their_summary) {
+    if (auto missing = missing_from(graph, *state.their_summary)) {
+      for (const Change& c : *missing) choose(c);
+      exact = true;
+    } else {
+      out.summary_unusable = true;
+    }
+  }
+  if (!exact && have_usable && !have.empty()) {
     std::vector<ChangeHash> last_sync;
     for (const Have& h : have)
       last_sync.insert(last_sync.end(), h.last_sync.begin(), h.last_sync.end());
@@ -74,14 +100,54 @@ std::vector<Change> changes_to_send(const ChangeGraph& graph, const std::vector<
       }
     }
   }
-  for (const auto& h : need) {
+  std::size_t before_needs = out.changes.size();
+  for (const auto& h : *state.their_need) {
     if (auto c = graph.get(h)) choose(*c);
   }
-  // Needed changes may be older than the filtered ones: restore a topological order.
-  std::stable_sort(out.begin(), out.end(), [&](const Change& a, const Change& b) {
-    return graph.depth(a.hash()) < graph.depth(b.hash());
-  });
+  // Needed changes may be older than the others: restore a topological order.
+  if (out.changes.size() != before_needs) {
+    std::stable_sort(out.changes.begin(), out.changes.end(), [&](const Change& a, const Change& b) {
+      return graph.depth(a.hash()) < graph.depth(b.hash());
+    });
+  }
   return out;
+}
+
+// Estimated encoded size of a Have (for choosing between it and a summary).
+std::size_t have_size(const Have& have) {
+  return 16 + have.last_sync.size() * ChangeHash::kSize + have.bloom.bits().size();
+}
+
+// What we tell the peer about our history: a Bloom filter since the shared heads, or an
+// exact summary when that is smaller. A summary that may not reach far enough back (it
+// lacks the root level) is sent only when the filter would be large, since the peer may
+// have to ask for the filter after all.
+void describe_history(const ChangeGraph& graph, const SyncState& state, bool summaries,
+                      SyncMessage& message) {
+  Have have = make_have(graph, state.shared_heads);
+  if (!summaries) {
+    message.have.push_back(std::move(have));
+    return;
+  }
+  // A partial summary costs about twice its deepest useful level; the budget trades that
+  // against the chance (a divergence deeper than it reaches) of a round to ask for a filter.
+  constexpr std::size_t kPartialAbove = 2048;
+  constexpr std::size_t kPartialShare = 8;
+  std::size_t filter = have_size(have);
+  std::size_t full = full_summary_size(graph);
+  std::optional<Summary> summary;
+  if (full <= kPartialAbove && full < filter) {
+    summary = summarize(graph, state.shared_heads, full);
+  } else if (std::min(full, filter) > kPartialAbove && !state.their_want_filter) {
+    summary = summarize(graph, state.shared_heads, std::min(full, filter) / kPartialShare);
+  } else if (full < filter) {
+    summary = summarize(graph, state.shared_heads, full);
+  }
+  if (summary) {
+    message.summary = std::move(summary);
+  } else {
+    message.have.push_back(std::move(have));
+  }
 }
 
 // Shared heads after applying a message's changes: our new heads that this message brought,
@@ -105,7 +171,8 @@ std::vector<ChangeHash> advance_heads(const std::vector<ChangeHash>& old_heads,
 
 }  // namespace
 
-std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncState& state) {
+std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncState& state,
+                                                 const GenerateOptions& options) {
   std::vector<ChangeHash> our_heads = graph.heads();
   static const std::vector<ChangeHash> kNone;
   const std::vector<ChangeHash>& their_heads = state.their_heads ? *state.their_heads : kNone;
@@ -128,31 +195,50 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
       SyncMessage reset;
       reset.heads = std::move(our_heads);
       reset.have.push_back(Have{});
+      reset.want_filter = state.want_filter_sent;
       return reset;
     }
   }
 
-  std::vector<Change> changes;
+  ToSend to_send;
   if (state.their_have && state.their_need) {
-    static const std::vector<Have> kNoHave;
-    changes = changes_to_send(graph, their_have_usable ? *state.their_have : kNoHave,
-                              *state.their_need, state.sent_hashes);
+    to_send = changes_to_send(graph, state, their_have_usable, options.summaries);
   }
+  // Their summary reaches back to nothing we hold: ask once for filters instead.
+  bool ask_filter = to_send.summary_unusable && !state.want_filter_sent;
 
   if (state.have_responded && state.last_sent_heads == our_heads &&
-      state.last_sent_need == our_need && changes.empty()) {
+      state.last_sent_need == our_need && to_send.changes.empty() && !ask_filter) {
     return std::nullopt;
   }
 
-  // A filter only helps when the peer will act on it; while we wait for hashes the peer did
-  // not announce as heads (deps of pending changes), ask for exactly those instead.
+  // A description of our history only helps when the peer will act on it; while we wait
+  // for hashes the peer did not announce as heads (deps of pending changes), ask for
+  // exactly those instead.
   SyncMessage message;
   bool need_only_heads = std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
     return sorted_contains(their_heads, h);
   });
-  if (need_only_heads) message.have.push_back(make_have(graph, state.shared_heads));
+  if (need_only_heads) describe_history(graph, state, options.summaries, message);
+  if (ask_filter) state.want_filter_sent = true;
+  message.want_filter = state.want_filter_sent;
 
-  for (const Change& c : changes) state.sent_hashes.insert(c.hash());
+  // Bounded messages: the rest of a long backlog follows in later messages.
+  std::size_t budget = options.max_message_bytes;
+  std::size_t fixed = 64 + (our_heads.size() + our_need.size()) * (2 + ChangeHash::kSize) +
+                      (message.summary ? message.summary->encoded_size() : 0);
+  for (const Have& h : message.have) fixed += have_size(h);
+  budget = budget > fixed ? budget - fixed : 0;
+  std::size_t used = 0, take = 0;
+  for (const Change& c : to_send.changes) {
+    std::size_t size = c.bytes().size() + 5;
+    if (take > 0 && used + size > budget) break;
+    used += size;
+    ++take;
+  }
+  to_send.changes.erase(to_send.changes.begin() + static_cast<std::ptrdiff_t>(take), to_send.changes.end());
+
+  for (const Change& c : to_send.changes) state.sent_hashes.insert(c.hash());
   state.last_sent_heads = our_heads;
   state.last_sent_need = our_need;
   state.have_responded = true;
@@ -160,7 +246,7 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
 
   message.heads = std::move(our_heads);
   message.need = std::move(our_need);
-  message.changes = std::move(changes);
+  message.changes = std::move(to_send.changes);
   return message;
 }
 
@@ -228,6 +314,8 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
   }
 
   state.their_have = message.have;
+  state.their_summary = message.summary;
+  if (message.want_filter) state.their_want_filter = true;
   state.their_heads = message.heads;
   state.their_need = message.need;
   return result;

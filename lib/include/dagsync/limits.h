@@ -27,6 +27,8 @@ struct SyncLimits {
   std::uint32_t max_bloom_entries = 10'000'000;
   std::uint32_t max_bloom_bits_per_entry = 64;
   std::uint32_t max_bloom_probes = 32;
+  std::size_t max_summary_levels = 64;            // levels of one summary
+  std::size_t max_summary_actors = 1'000'000;     // version-vector entries, all levels together
   ChangeLimits change{};
 };
 

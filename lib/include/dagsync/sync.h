@@ -16,9 +16,21 @@
 
 namespace dagsync {
 
+struct GenerateOptions {
+  // Changes beyond this many encoded bytes wait for later messages: a backlog streams as a
+  // series of messages, each applicable on arrival. A single larger change travels alone.
+  std::size_t max_message_bytes = 1u << 20;
+  // Describe our history with an exact summary when that is smaller than a Bloom filter,
+  // and answer a peer whose heads we all hold with exactly what follows them. Off: Bloom
+  // filters only, as Automerge does (the conformance scenarios about filters use this).
+  bool summaries = true;
+};
+
 // The next message for the peer, or nothing when the peer is known to hold everything we
 // could tell it (or a message is in flight and nothing new happened). Updates `state`.
-std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncState& state);
+// While a backlog streams, each call returns its next part.
+std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncState& state,
+                                                 const GenerateOptions& options = {});
 
 struct ReceiveOptions {
   // Read-only receiving: record what the peer says, but apply none of its changes.

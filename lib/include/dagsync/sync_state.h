@@ -29,6 +29,9 @@ struct SyncState {
   std::optional<std::vector<ChangeHash>> their_heads;
   std::optional<std::vector<ChangeHash>> their_need;
   std::optional<std::vector<Have>> their_have;
+  std::optional<Summary> their_summary;
+  bool their_want_filter = false;    // the peer could not use our summary: send it filters
+  bool want_filter_sent = false;     // we could not use theirs and asked for filters
   std::set<ChangeHash> sent_hashes;  // sent this connection, not yet known to be received
   bool in_flight = false;            // informational: we sent, the peer has not answered yet
   bool have_responded = false;       // we have sent at least one message

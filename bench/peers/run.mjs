@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// Runs one sync benchmark on a peer library and prints one JSON line on stdout.
+//
+//   node run.mjs --impl automerge|yjs|loro --scenario a|b --shape linear|branchy \
+//                --N 100000 --D 10 --A 3 --P 64
+//
+// Progress goes to stderr. Exits non-zero when the replicas do not converge.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const IMPLS = {
+  automerge: "./lib/automerge.mjs",
+  yjs: "./lib/yjs.mjs",
+  loro: "./lib/loro.mjs",
+};
+
+function usage(msg) {
+  if (msg) process.stderr.write(`run.mjs: ${msg}\n`);
+  process.stderr.write(
+    "usage: node run.mjs --impl automerge|yjs|loro [--scenario a|b] [--shape linear|branchy]\n" +
+      "                   [--N 100000] [--D 10] [--A 3] [--P 64] [--quiet]\n",
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { impl: null, scenario: "a", shape: "linear", N: 100000, D: 10, A: 3, P: 64, quiet: false };
+  for (let k = 0; k < argv.length; ++k) {
+    const arg = argv[k];
+    if (arg === "--help" || arg === "-h") usage();
+    if (arg === "--quiet") {
+      opts.quiet = true;
+      continue;
+    }
+    let [key, value] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s) : [null];
+    if (!key || !(key in opts)) usage(`unknown argument '${arg}'`);
+    if (value === undefined) {
+      if (k + 1 >= argv.length) usage(`missing value for --${key}`);
+      value = argv[++k];
+    }
+    if (["N", "D", "A", "P"].includes(key)) {
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || n < 0) usage(`--${key} must be a non-negative integer`);
+      opts[key] = n;
+    } else {
+      opts[key] = value;
+    }
+  }
+  if (!opts.impl || !(opts.impl in IMPLS)) usage("--impl must be automerge, yjs or loro");
+  if (!["a", "b"].includes(opts.scenario)) usage("--scenario must be a or b");
+  if (!["linear", "branchy"].includes(opts.shape)) usage("--shape must be linear or branchy");
+  if (opts.A < 1) usage("--A must be at least 1");
+  return opts;
+}
+
+// The version of the installed package, from its own package.json.
+function installedVersion(packageName) {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve(packageName));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+      if (pkg.name === packageName) return pkg.version;
+    } catch {
+      // keep walking up
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find package.json of ${packageName}`);
+    dir = up;
+  }
+}
+
+// Ping-pong driver, the same for every implementation (and for dagsync's C++ harness).
+// Side A generates first. On its turn a side receives the pending message from the other
+// side (if any), then generates; a generated message is delivered to the other side on
+// its next turn. Stops when both sides, one after the other, have nothing to send.
+function pingPong(a, b, { limit = 100000 } = {}) {
+  const sides = [a, b];
+  const pending = [null, null];
+  const sent = [];
+  let turn = 0;
+  let idle = 0;
+  let wireBytes = 0;
+  for (;;) {
+    const side = sides[turn];
+    if (pending[turn] !== null) {
+      side.receive(pending[turn]);
+      pending[turn] = null;
+    }
+    const msg = side.generate();
+    if (msg) {
+      sent.push(msg);
+      wireBytes += msg.length;
+      pending[1 - turn] = msg;
+      idle = 0;
+      if (sent.length > limit) throw new Error(`sync did not settle within ${limit} messages`);
+    } else if (++idle === 2) {
+      break;
+    }
+    turn = 1 - turn;
+  }
+  return { messages: sent.length, wireBytes, sent };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const log = opts.quiet ? () => {} : (s) => process.stderr.write(`${s}\n`);
+  const impl = await import(IMPLS[opts.impl]);
+  const version = installedVersion(impl.packageName);
+  const params = { shape: opts.shape, N: opts.N, D: opts.D, A: opts.A, P: opts.P };
+  log(`${opts.impl} ${version}: scenario ${opts.scenario}, ${JSON.stringify(params)}`);
+
+  const t0 = performance.now();
+  const peers = impl.prepare(params, opts.scenario, { log, pingPong });
+  log(`${opts.impl}: setup took ${(performance.now() - t0).toFixed(0)} ms`);
+
+  const start = performance.now();
+  const r = pingPong(peers.a, peers.b);
+  const wallMs = performance.now() - start;
+
+  const changeBytes = peers.changeBytes(r.sent);
+  const converged = peers.converged();
+  const result = {
+    impl: opts.impl,
+    version,
+    scenario: opts.scenario,
+    shape: opts.shape,
+    N: opts.N,
+    D: opts.D,
+    A: opts.A,
+    P: opts.P,
+    messages: r.messages,
+    round_trips: Math.ceil(r.messages / 2),
+    wire_bytes: r.wireBytes,
+    change_bytes: changeBytes,
+    overhead: r.wireBytes - changeBytes,
+    wall_ms: Math.round(wallMs * 1000) / 1000,
+    peak_rss_kb: process.resourceUsage().maxRSS,
+    converged,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (!converged) {
+    log(`${opts.impl}: replicas did NOT converge`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`run.mjs: ${err && err.stack ? err.stack : err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,12 @@
+import * as Automerge from "@automerge/automerge";
+import { buildShape } from "./lib/automerge.mjs";
+const [N, A] = [+process.argv[2], +process.argv[3]];
+let s = buildShape({ shape: "linear", N, D: 10, A, P: 64 });
+let t = performance.now();
+const lap = (x) => { const n = performance.now(); console.log(x, (n - t).toFixed(0)); t = n; };
+let ba = Buffer.concat([...s.shared, ...s.sideA]);
+let bb = Buffer.concat([...s.shared, ...s.sideB]);
+s = null; lap("concat");
+const da = Automerge.load(ba); ba = null; lap("load A");
+const db = Automerge.load(bb); bb = null; lap("load B");
+console.log(process.resourceUsage().maxRSS);

@@ -1,0 +1,131 @@
+#include "dagsync/summary.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace dagsync {
+
+namespace {
+
+std::size_t uint_size(std::uint64_t v) {
+  if (v < 128) return 1;
+  if (v <= 0xff) return 2;
+  if (v <= 0xffff) return 3;
+  if (v <= 0xffffffff) return 5;
+  return 9;
+}
+
+std::size_t array_header_size(std::size_t n) { return n < 16 ? 1 : n <= 0xffff ? 3 : 5; }
+std::size_t bin_header_size(std::size_t n) { return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5; }
+
+// One actor id in the packed actors bin, and its seq.
+std::size_t entry_size(std::uint64_t seq) { return ActorId::kSize + uint_size(seq); }
+
+// [hashes: bin, actors: bin, seqs: [uint...]] with `entry_bytes` for ids and seqs.
+std::size_t level_size(std::size_t hashes, std::size_t entries, std::size_t entry_bytes) {
+  return 1 + bin_header_size(hashes * ChangeHash::kSize) + hashes * ChangeHash::kSize +
+         bin_header_size(entries * ActorId::kSize) + array_header_size(entries) + entry_bytes;
+}
+
+// Ancestors of our deepest head, 1, 2, 4, ... steps back along the deepest deps: a peer
+// that forked from us k changes ago holds the checkpoint about log2(k) levels down.
+std::vector<ChangeHash> checkpoints(const ChangeGraph& graph) {
+  std::vector<ChangeHash> out;
+  std::vector<ChangeHash> heads = graph.heads();
+  if (heads.empty()) return out;
+  auto deepest = [&](const auto& hashes) {
+    return *std::max_element(hashes.begin(), hashes.end(), [&](const auto& a, const auto& b) {
+      return graph.depth(a) < graph.depth(b);
+    });
+  };
+  ChangeHash at = deepest(heads);
+  std::uint64_t step = 0, next = 1;
+  while (true) {
+    auto change = graph.get(at);
+    if (!change || change->deps().empty()) break;
+    at = deepest(change->deps());
+    if (++step == next) {
+      out.push_back(at);
+      next *= 2;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::size_t Summary::encoded_size() const {
+  std::size_t n = array_header_size(levels.size());
+  for (const SummaryLevel& l : levels) {
+    std::size_t entry_bytes = 0;
+    for (const auto& [actor, seq] : l.actors.entries()) entry_bytes += entry_size(seq);
+    n += level_size(l.hashes.size(), l.actors.size(), entry_bytes);
+  }
+  return n;
+}
+
+std::size_t full_summary_size(const ChangeGraph& graph) {
+  VersionVector vv = graph.version_vector();
+  std::size_t entry_bytes = 0;
+  for (const auto& [actor, seq] : vv.entries()) entry_bytes += entry_size(seq);
+  return array_header_size(1) + level_size(0, vv.size(), entry_bytes);
+}
+
+std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const ChangeHash> shared_heads,
+                                 std::size_t budget) {
+  VersionVector ours = graph.version_vector();
+  Summary summary;
+  if (full_summary_size(graph) <= budget) {
+    summary.levels.push_back(SummaryLevel{{}, ours});
+    return summary;
+  }
+  std::vector<std::vector<ChangeHash>> candidates;
+  std::vector<ChangeHash> shared;
+  for (const auto& h : shared_heads) {
+    if (graph.has(h)) shared.push_back(h);
+  }
+  std::sort(shared.begin(), shared.end());
+  if (!shared.empty()) candidates.push_back(shared);
+  for (const auto& c : checkpoints(graph)) candidates.push_back({c});
+
+  std::unordered_set<ActorId, IdHasher> emitted;
+  std::size_t size = array_header_size(candidates.size());
+  for (auto& hashes : candidates) {
+    SummaryLevel level;
+    std::size_t entry_bytes = 0;
+    for (const Change& c : graph.changes_since(hashes)) {
+      if (emitted.count(c.actor()) || level.actors.get(c.actor())) continue;
+      std::uint64_t seq = ours.get(c.actor());
+      level.actors.set(c.actor(), seq);
+      entry_bytes += entry_size(seq);
+    }
+    std::size_t add = level_size(hashes.size(), level.actors.size(), entry_bytes);
+    if (size + add > budget) break;
+    size += add;
+    for (const auto& [actor, seq] : level.actors.entries()) emitted.insert(actor);
+    level.hashes = std::move(hashes);
+    summary.levels.push_back(std::move(level));
+  }
+  if (summary.levels.empty()) return std::nullopt;
+  return summary;
+}
+
+std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const Summary& summary) {
+  VersionVector claimed;
+  for (const SummaryLevel& level : summary.levels) {
+    for (const auto& [actor, seq] : level.actors.entries()) {
+      claimed.set(actor, std::max(seq, claimed.get(actor)));
+    }
+    bool usable = std::all_of(level.hashes.begin(), level.hashes.end(),
+                              [&](const ChangeHash& h) { return graph.has(h); });
+    if (!usable) continue;
+    std::vector<Change> out;
+    for (const Change& c : graph.changes_since(level.hashes)) {
+      if (c.seq() > claimed.get(c.actor())) out.push_back(c);
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace dagsync
