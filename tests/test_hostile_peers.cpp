@@ -813,8 +813,8 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
         {"sync message: changes bin32 of 4 GiB", true,
          sync_frame(concat(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90}, kBin32Max)),
          "bad sync message: sync message: changes: binary of 4294967295 bytes exceeds limit"},
-        {"sync message: changes bin16 of 200 bytes in 1", true,
-         sync_frame(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc5, 0x00, 0xc8, 0xc4}),
+        {"sync message: changes bin8 of 200 bytes in 1", true,
+         sync_frame(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc4, 0xc8, 0xc4}),
          "bad sync message: sync message: changes: truncated: needs 200 bytes, 1 left"},
         {"sync message: a change whose payload claims 4 GiB", true, sync_frame([&] {
            Bytes change = pack([&](MsgpackWriter& w) {
@@ -955,23 +955,23 @@ TEST_CASE("hostile peers: Bloom filters with absurd parameters") {
         io, scheme, [&](RepoOptions& o) { o.sync_limits = sl; }, to);
     const std::size_t bound = to.max_frame_bytes;
 
-    // [1, [], [], [[[], [entries, bits_per_entry, probes, bits]]], []]
+    // [2, heads, need, [[last_sync, [entries, bits_per_entry, probes, bits]]], changes, nil, 0]
     auto with_bloom = [](std::uint64_t entries, std::uint64_t bpe, std::uint64_t probes,
                          Bytes bits_field) {
       Bytes head = pack([&](MsgpackWriter& w) {
-        w.array(5);
-        w.uint(1);
-        w.array(0);
-        w.array(0);
+        w.array(7);
+        w.uint(2);
+        w.bin({});
+        w.bin({});
         w.array(1);
         w.array(2);
-        w.array(0);
+        w.bin({});
         w.array(4);
         w.uint(entries);
         w.uint(bpe);
         w.uint(probes);
       });
-      return concat(concat(head, bits_field), Bytes{0x90});
+      return concat(concat(head, bits_field), Bytes{0xc4, 0x00, 0xc0, 0x00});
     };
     auto bin = [](std::size_t n) { return pack([&](MsgpackWriter& w) { w.bin(Bytes(n, 0xff)); }); };
     struct Attack {
@@ -1135,11 +1135,13 @@ TEST_CASE("hostile peers: a peer that never reads is closed on a bounded send qu
 
     auto raw = arena.attacker("sloth");
     raw->connection->pause_reading(true);
-    // Each request claims to hold the server's heads but shows an empty filter since
-    // nothing: the server answers with the whole history (~256 KiB) every time.
-    SyncMessage request;
-    request.heads = arena.doc("big").heads();
-    request.have.push_back(Have{});
+    // Requests alternate between claiming the server's heads (so the server forgets what it
+    // sent) and claiming an empty history (a peer that lost everything): the server answers
+    // every second request with the whole history (~256 KiB).
+    SyncMessage holds_all, lost_all;
+    holds_all.heads = arena.doc("big").heads();
+    holds_all.have.push_back(Have{});
+    lost_all.have.push_back(Have{});
     int requests = 0;
     std::size_t max_queued = 0;
     REQUIRE(run_until(
@@ -1148,8 +1150,8 @@ TEST_CASE("hostile peers: a peer that never reads is closed on a bounded send qu
           raw->spy->note();
           max_queued = std::max(max_queued, raw->spy->max_queued);
           if (raw->spy->closed) return true;
-          if (requests < 2000) {
-            raw->sync("big", request);
+          if (requests < 4000) {
+            raw->sync("big", requests % 2 ? holds_all : lost_all);
             ++requests;
           }
           return false;

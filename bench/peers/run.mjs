@@ -20,13 +20,24 @@ function usage(msg) {
   if (msg) process.stderr.write(`run.mjs: ${msg}\n`);
   process.stderr.write(
     "usage: node run.mjs --impl automerge|yjs|loro [--scenario a|b] [--shape linear|branchy]\n" +
-      "                   [--N 100000] [--D 10] [--A 3] [--P 64] [--quiet]\n",
+      "                   [--N 100000] [--D 10] [--A 3] [--P 64] [--quiet]\n" +
+      "                   [--wasm-prealloc-mib M]   (automerge: see lib/automerge.mjs preallocate)\n",
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { impl: null, scenario: "a", shape: "linear", N: 100000, D: 10, A: 3, P: 64, quiet: false };
+  const opts = {
+    impl: null,
+    scenario: "a",
+    shape: "linear",
+    N: 100000,
+    D: 10,
+    A: 3,
+    P: 64,
+    "wasm-prealloc-mib": 0,
+    quiet: false,
+  };
   for (let k = 0; k < argv.length; ++k) {
     const arg = argv[k];
     if (arg === "--help" || arg === "-h") usage();
@@ -40,7 +51,7 @@ function parseArgs(argv) {
       if (k + 1 >= argv.length) usage(`missing value for --${key}`);
       value = argv[++k];
     }
-    if (["N", "D", "A", "P"].includes(key)) {
+    if (["N", "D", "A", "P", "wasm-prealloc-mib"].includes(key)) {
       const n = Number(value);
       if (!Number.isSafeInteger(n) || n < 0) usage(`--${key} must be a non-negative integer`);
       opts[key] = n;
@@ -52,6 +63,7 @@ function parseArgs(argv) {
   if (!["a", "b"].includes(opts.scenario)) usage("--scenario must be a or b");
   if (!["linear", "branchy"].includes(opts.shape)) usage("--shape must be linear or branchy");
   if (opts.A < 1) usage("--A must be at least 1");
+  if (opts["wasm-prealloc-mib"] > 0 && opts.impl !== "automerge") usage("--wasm-prealloc-mib is for automerge only");
   return opts;
 }
 
@@ -113,7 +125,7 @@ async function main() {
   log(`${opts.impl} ${version}: scenario ${opts.scenario}, ${JSON.stringify(params)}`);
 
   const t0 = performance.now();
-  const peers = impl.prepare(params, opts.scenario, { log, pingPong });
+  const peers = impl.prepare(params, opts.scenario, { log, pingPong, wasmPreallocMib: opts["wasm-prealloc-mib"] });
   log(`${opts.impl}: setup took ${(performance.now() - t0).toFixed(0)} ms`);
 
   const start = performance.now();
@@ -140,6 +152,7 @@ async function main() {
     peak_rss_kb: process.resourceUsage().maxRSS,
     converged,
   };
+  if (peers.notes) result.notes = peers.notes;
   process.stdout.write(`${JSON.stringify(result)}\n`);
   if (!converged) {
     log(`${opts.impl}: replicas did NOT converge`);

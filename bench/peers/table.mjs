@@ -138,6 +138,13 @@ for (const { params, rows } of groups.values()) {
   }
 }
 
+if (groups.size) {
+  const legend =
+    "msgs = messages sent, RTs = round trips, B = bytes, overhead = wire - change bytes, " +
+    "wall ms = sync loop only, RSS = peak RSS of the whole run";
+  sections.unshift(markdown ? `_${legend}_` : legend.replace(/, wall/, ",\nwall"));
+}
+
 if (figures.length) {
   const figColumns = [
     { head: "figure", cell: (f) => String(f.name ?? "?"), left: true },

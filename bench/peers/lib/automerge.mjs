@@ -160,6 +160,8 @@ export function buildShape(params) {
     return { key: hash, op: startOp };
   });
   out.sharedHeads = r.sharedHeads.map((h) => h.key).sort();
+  out.aHeads = r.aHeads.map((h) => h.key).sort();
+  out.bHeads = r.bHeads.map((h) => h.key).sort();
   out.finalHeads = [...new Set([...r.aHeads, ...r.bHeads].map((h) => h.key))].sort();
   return out;
 }
@@ -207,22 +209,58 @@ class Peer {
   }
 }
 
-// Prepares the two replicas. Returns { a, b, changeBytes(messages), converged(), info }.
-export function prepare(params, scenario, { log, pingPong }) {
+// Makes the wasm heap grow to `mib` MiB at once and stay there (the allocator keeps freed
+// memory), by passing a buffer of that size into the module once. Under Node 20 every
+// growth of a WebAssembly memory beyond ~64 MiB triggers a full V8 GC, so building a large
+// document grows the heap in thousands of small steps, each with a GC over the whole JS
+// heap; with A=10000 that is minutes. Preallocating avoids it but adds about `mib` MiB to
+// peak RSS, so it is opt-in (run.mjs --wasm-prealloc-mib) and reported in "notes".
+export function preallocate(mib) {
+  try {
+    Automerge.decodeChange(new Uint8Array(mib * 1024 * 1024));
+  } catch {
+    // expected: the buffer is not a change; it has been copied into the wasm heap and freed
+  }
+}
+
+// Prepares the two replicas. Returns { a, b, changeBytes(messages), converged(), notes }.
+export function prepare(params, scenario, { log, pingPong, wasmPreallocMib = 0 }) {
   selfCheck();
+  let notes;
+  if (wasmPreallocMib > 0) {
+    const t = performance.now();
+    preallocate(wasmPreallocMib);
+    log(`automerge: preallocated ${wasmPreallocMib} MiB of wasm heap in ${(performance.now() - t).toFixed(0)} ms`);
+    notes = `wasm heap preallocated (${wasmPreallocMib} MiB), peak RSS inflated`;
+  }
   let t = performance.now();
-  const shape = buildShape(params);
+  let shape = buildShape(params);
+  const { sharedHeads, finalHeads, aHeads, bHeads } = shape;
   log(`automerge: built ${shape.shared.length + shape.sideA.length + shape.sideB.length} changes in ${(performance.now() - t).toFixed(0)} ms`);
   t = performance.now();
-  const history = concat(shape.shared);
-  let docA = Automerge.load(history);
-  let docB = Automerge.clone(docA);
-  if (!sameHeads(Automerge.getHeads(docA), shape.sharedHeads)) throw new Error("automerge: shared heads differ from the constructed ones");
-  log(`automerge: loaded shared history (${history.length} bytes of changes) in ${(performance.now() - t).toFixed(0)} ms`);
-
+  let docA;
+  let docB;
   let stateA = Automerge.initSyncState();
   let stateB = Automerge.initSyncState();
-  if (scenario === "b") {
+  if (scenario === "a") {
+    // Each replica is loaded straight from the shared history plus its side's changes.
+    let bytesA = concat([...shape.shared, ...shape.sideA]);
+    let bytesB = concat([...shape.shared, ...shape.sideB]);
+    shape = null; // keep the JS heap small while the documents load
+    docA = Automerge.load(bytesA);
+    bytesA = null;
+    docB = Automerge.load(bytesB);
+    bytesB = null;
+    if (!sameHeads(Automerge.getHeads(docA), aHeads) || !sameHeads(Automerge.getHeads(docB), bHeads)) {
+      throw new Error("automerge: loaded heads differ from the constructed ones");
+    }
+    log(`automerge: loaded both replicas in ${(performance.now() - t).toFixed(0)} ms`);
+  } else {
+    const history = concat(shape.shared);
+    docA = Automerge.load(history);
+    docB = Automerge.clone(docA);
+    if (!sameHeads(Automerge.getHeads(docA), sharedHeads)) throw new Error("automerge: shared heads differ from the constructed ones");
+    log(`automerge: loaded shared history (${history.length} bytes of changes) in ${(performance.now() - t).toFixed(0)} ms`);
     // A previous session synced the shared history to completion; both sides persisted
     // their sync state (encodeSyncState) and load it back now.
     const a = new Peer(docA, stateA);
@@ -233,16 +271,18 @@ export function prepare(params, scenario, { log, pingPong }) {
     docB = b.doc;
     stateA = Automerge.decodeSyncState(Automerge.encodeSyncState(a.state));
     stateB = Automerge.decodeSyncState(Automerge.encodeSyncState(b.state));
+    t = performance.now();
+    if (shape.sideA.length) docA = Automerge.loadIncremental(docA, concat(shape.sideA));
+    if (shape.sideB.length) docB = Automerge.loadIncremental(docB, concat(shape.sideB));
+    shape = null;
+    log(`automerge: applied side changes in ${(performance.now() - t).toFixed(0)} ms`);
   }
-  t = performance.now();
-  if (shape.sideA.length) docA = Automerge.loadIncremental(docA, concat(shape.sideA));
-  if (shape.sideB.length) docB = Automerge.loadIncremental(docB, concat(shape.sideB));
-  log(`automerge: applied side changes in ${(performance.now() - t).toFixed(0)} ms`);
   const a = new Peer(docA, stateA);
   const b = new Peer(docB, stateB);
   return {
     a,
     b,
+    notes,
     changeBytes(messages) {
       let total = 0;
       for (const m of messages) for (const c of Automerge.decodeSyncMessage(m).changes) total += c.length;
@@ -251,7 +291,7 @@ export function prepare(params, scenario, { log, pingPong }) {
     converged() {
       const ha = Automerge.getHeads(a.doc);
       const hb = Automerge.getHeads(b.doc);
-      return sameHeads(ha, hb) && sameHeads(ha, shape.finalHeads);
+      return sameHeads(ha, hb) && sameHeads(ha, finalHeads);
     },
   };
 }
