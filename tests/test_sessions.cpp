@@ -446,3 +446,31 @@ TEST_CASE("sessions: a hello from an unexpected peer is refused") {
   CHECK(log.text().find("expected peer server, got a hello from impostor") != std::string::npos);
   CHECK(client.peers().empty());
 }
+
+TEST_CASE("sessions: a backlog over the message limit streams in bounded parts over every transport") {
+  for (const auto& scheme : kSchemes) {
+    CAPTURE(scheme);
+    asio::io_context io;
+    // Frames over 80 KiB would close the connection: every part must fit.
+    TransportOptions to;
+    to.max_frame_bytes = 80u << 10;
+    Transports transports(io, to, quiet_logger());
+    RepoOptions oa = options_for("a"), ob = options_for("b");
+    oa.max_message_bytes = ob.max_message_bytes = 64u << 10;
+    Repo a(io, transports, oa), b(io, transports, ob);
+    // 2 MiB of history: at least 32 parts of at most 64 KiB.
+    for (int i = 0; i < 256; ++i) a.commit("doc", Bytes(8u << 10, static_cast<std::uint8_t>(i)));
+    std::vector<std::size_t> sizes;  // b's document size at each arrival
+    auto sub = b.on_remote_changes([&](const RemoteChanges& r) {
+      sizes.push_back(b.find(r.doc_id)->size());
+    });
+    b.connect(a.listen(listen_url(scheme, "stream-" + scheme)));
+    REQUIRE(run_until(io, [&] { return same_document({&a, &b}, "doc", 256); }));
+    CHECK(sizes.size() >= 32);
+    for (std::size_t i = 1; i < sizes.size(); ++i) CHECK(sizes[i] > sizes[i - 1]);
+    auto stats = a.peers();
+    REQUIRE(stats.size() == 1);
+    CHECK(stats[0].changes_sent == 256);
+    CHECK(stats[0].connected);  // never cut for an oversized frame
+  }
+}

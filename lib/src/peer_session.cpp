@@ -265,7 +265,9 @@ void PeerSession::sync_document(const std::string& doc_id) {
   if (!repo) return;
   Repo::Impl::Document* doc = repo->find(doc_id);
   if (!doc) return;
-  auto message = generate_sync_message(doc->graph, state_for(doc_id));
+  GenerateOptions generate;
+  generate.max_message_bytes = options_.max_message_bytes;
+  auto message = generate_sync_message(doc->graph, state_for(doc_id), generate);
   if (!message) return;
   ++stats_.sync_messages_sent;
   stats_.changes_sent += message->changes.size();

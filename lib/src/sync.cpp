@@ -63,9 +63,10 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
   };
   const auto& their_heads = *state.their_heads;
   const auto& have = *state.their_have;
-  bool wants_diff = !have.empty() || state.their_summary.has_value();
   bool exact = false;
-  if (heads_shortcut && wants_diff && std::all_of(their_heads.begin(), their_heads.end(),
+  // Even a need-only message (the peer waits for deps) gets this: it is exactly what the
+  // peer lacks, and without it a long missing chain would come one dep per round trip.
+  if (heads_shortcut && std::all_of(their_heads.begin(), their_heads.end(),
                                 [&](const ChangeHash& h) { return graph.has(h); })) {
     // Their heads name their whole history (for an honest peer): no filter needed.
     for (const Change& c : graph.changes_since(their_heads)) choose(c);

@@ -16,6 +16,7 @@
 #include "dagsync/subscription.h"
 #include "dagsync/sync.h"
 #include "dagsync/sync_message.h"
+#include "dagsync/summary.h"
 #include "dagsync/sync_state.h"
 #include "dagsync/transport.h"
 #include "dagsync/transports.h"

@@ -62,6 +62,9 @@ struct RepoOptions {
   ReconnectPolicy reconnect;
   SyncLimits sync_limits;
   GraphLimits graph_limits;
+  // Largest sync message we send; a longer backlog streams as several, each applied by the
+  // peer on arrival (one in flight per document and peer).
+  std::size_t max_message_bytes = 1u << 20;
 };
 
 struct RemoteChanges {

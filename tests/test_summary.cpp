@@ -1,0 +1,272 @@
+// The summary path of protocol v2 (docs/protocol.md, "Summaries") and bounded messages: a
+// first sync costs about the difference, a peer whose summary lies still converges, and a
+// backlog larger than the message limit streams as messages applied one by one.
+#include <functional>
+
+#include "helpers.h"
+
+using namespace dagsync;
+using namespace dagsync::test;
+
+namespace {
+
+// n changes, round-robin over `actors` actors (ids 100, 101, ...), each on the previous one.
+std::vector<Change> linear_history(int n, int actors, const std::string& label) {
+  std::vector<Change> out;
+  std::vector<std::uint64_t> seq(static_cast<std::size_t>(actors), 0);
+  for (int i = 0; i < n; ++i) {
+    ChangeFields f;
+    f.actor = actor(static_cast<std::uint8_t>(100 + i % actors));
+    if (actors > 100) f.actor.bytes[1] = static_cast<std::uint8_t>(i % actors / 100);
+    f.actor.bytes[0] = static_cast<std::uint8_t>(i % actors);
+    f.seq = ++seq[static_cast<std::size_t>(i % actors)];
+    if (!out.empty()) f.deps = {out.back().hash()};
+    f.payload = text(label + " " + std::to_string(i));
+    out.push_back(Change::build(f));
+  }
+  return out;
+}
+
+struct Exchange {
+  int messages = 0;
+  std::size_t wire_bytes = 0, change_bytes = 0;
+  std::vector<SyncMessage> sent;  // as received
+  std::size_t overhead() const { return wire_bytes - change_bytes; }
+};
+
+using Tamper = std::function<void(int side, SyncMessage&)>;
+
+// Ping-pong as the benchmark drives it: a generates first; each side receives what waits for
+// it, then generates. `tamper` may rewrite a message before it is encoded.
+Exchange ping_pong(ChangeGraph& a, ChangeGraph& b, SyncState& sa, SyncState& sb,
+                   const Tamper& tamper = {}, const GenerateOptions& options = {},
+                   int max_messages = 12) {
+  Exchange ex;
+  ChangeGraph* graphs[2] = {&a, &b};
+  SyncState* states[2] = {&sa, &sb};
+  std::optional<SyncMessage> waiting[2];
+  int idle = 0;
+  for (int turn = 0; idle < 2; turn ^= 1) {
+    if (waiting[turn]) {
+      receive_sync_message(*graphs[turn], *states[turn], *waiting[turn]);
+      waiting[turn].reset();
+    }
+    auto m = generate_sync_message(*graphs[turn], *states[turn], options);
+    if (!m) {
+      ++idle;
+      continue;
+    }
+    idle = 0;
+    if (tamper) tamper(turn, *m);
+    Bytes bytes = m->encode();
+    ex.wire_bytes += bytes.size();
+    ex.change_bytes += m->change_bytes();
+    waiting[turn ^ 1] = SyncMessage::decode(bytes);
+    ex.sent.push_back(*waiting[turn ^ 1]);
+    if (++ex.messages > max_messages) {
+      FAIL("no convergence within " << max_messages << " messages");
+      break;
+    }
+  }
+  return ex;
+}
+
+// Two graphs sharing `history`, each with `d` further changes of its own.
+struct Forked {
+  ChangeGraph a{actor(1)}, b{actor(2)};
+  SyncState sa, sb;
+  Forked(const std::vector<Change>& history, int d) {
+    a.add(history);
+    b.add(history);
+    commit_n(a, d, "a");
+    commit_n(b, d, "b");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("summary: a first sync without state sends summaries, not filters, and costs the difference") {
+  Forked f(linear_history(3000, 3, "shared"), 5);
+  Exchange ex = ping_pong(f.a, f.b, f.sa, f.sb);
+  check_converged(f.a, f.b);
+  CHECK(ex.messages == 4);
+  // Both opening messages describe their history as a whole version vector (4 actors).
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(ex.sent[i].summary);
+    CHECK(ex.sent[i].summary->complete());
+    CHECK(ex.sent[i].summary->levels.back().actors.size() == 4);
+    CHECK(ex.sent[i].have.empty());
+  }
+  // Each side sends exactly its own five changes: nothing twice, nothing shared.
+  std::size_t changes = 0;
+  for (const auto& m : ex.sent) changes += m.changes.size();
+  CHECK(changes == 10);
+  // A Bloom filter over 3000 changes alone would be 3750 bytes each way.
+  MESSAGE("first sync, 3000 shared, 5 new per side: overhead " << ex.overhead() << " bytes");
+  CHECK(ex.overhead() < 800);
+
+  // Filters only (Automerge's behaviour) on the same shape costs the whole history.
+  Forked g(linear_history(3000, 3, "shared"), 5);
+  Exchange filters = ping_pong(g.a, g.b, g.sa, g.sb, {}, GenerateOptions{.summaries = false});
+  check_converged(g.a, g.b);
+  CHECK(filters.overhead() > 7000);
+}
+
+TEST_CASE("summary: a peer holding all our heads gets exactly what follows them") {
+  auto history = linear_history(500, 2, "shared");
+  ChangeGraph ahead(actor(1)), behind(actor(2));
+  ahead.add(history);
+  behind.add(history);
+  commit_n(ahead, 7, "new");
+  SyncState s_ahead, s_behind;
+  Exchange ex = ping_pong(behind, ahead, s_behind, s_ahead);
+  check_converged(ahead, behind);
+  // behind opens; ahead holds behind's heads and answers with the 7 changes at once.
+  REQUIRE(ex.messages >= 2);
+  CHECK(ex.sent[1].changes.size() == 7);
+  CHECK(ex.messages <= 3);
+}
+
+TEST_CASE("summary: many actors get a partial summary of checkpoints that still reaches the fork") {
+  // 400 actors: a whole version vector (~7 KB) is larger than a filter (~5 KB), so the
+  // summary names checkpoints 1, 2, 4, ... changes back and only the actors since each.
+  Forked f(linear_history(4000, 400, "shared"), 3);
+  Exchange ex = ping_pong(f.a, f.b, f.sa, f.sb);
+  check_converged(f.a, f.b);
+  CHECK(ex.messages == 4);
+  REQUIRE(ex.sent[0].summary);
+  CHECK_FALSE(ex.sent[0].summary->complete());
+  CHECK(ex.sent[0].summary->levels.size() >= 3);
+  CHECK_FALSE(ex.sent[0].want_filter);
+  CHECK_FALSE(ex.sent[1].want_filter);
+  MESSAGE("400 actors, 4000 shared, 3 new per side: overhead " << ex.overhead() << " bytes");
+  CHECK(ex.overhead() < 2000);
+}
+
+TEST_CASE("summary: a divergence deeper than a partial summary reaches is resolved by a filter") {
+  // Each side adds 300 changes by 300 new actors: the checkpoints the budget allows all lie
+  // after the fork, so neither can use the other's summary and both ask for a filter.
+  auto history = linear_history(4000, 400, "shared");
+  ChangeGraph a(actor(1)), b(actor(2));
+  a.add(history);
+  b.add(history);
+  auto extend = [](ChangeGraph& g, std::uint8_t tag) {
+    for (int i = 0; i < 300; ++i) {
+      ChangeFields f;
+      f.actor = actor(tag);
+      f.actor.bytes[0] = static_cast<std::uint8_t>(i);
+      f.actor.bytes[1] = static_cast<std::uint8_t>(i >> 8);
+      f.actor.bytes[15] = 0x77;  // apart from the shared history's actors
+      f.seq = 1;
+      f.deps = g.heads();
+      f.payload = text("deep " + std::to_string(i));
+      g.add(Change::build(f));
+    }
+  };
+  extend(a, 0xa0);
+  extend(b, 0xb0);
+  SyncState sa, sb;
+  Exchange ex = ping_pong(a, b, sa, sb);
+  check_converged(a, b);
+  bool asked = false, filtered = false;
+  for (const auto& m : ex.sent) {
+    asked = asked || m.want_filter;
+    filtered = filtered || !m.have.empty();
+  }
+  CHECK(asked);
+  CHECK(filtered);
+  CHECK(ex.messages <= 6);
+}
+
+TEST_CASE("summary: a peer whose first summary lies still receives what it lacks") {
+  Forked f(linear_history(1000, 3, "shared"), 4);
+  ActorId b_actor = f.b.local_actor();
+  bool lied = false;
+  // a's first message claims b's 4 changes (and 996 more) as held.
+  Exchange ex = ping_pong(f.a, f.b, f.sa, f.sb, [&](int side, SyncMessage& m) {
+    if (side != 0 || lied || !m.summary) return;
+    m.summary->levels.back().actors.set(b_actor, 1000);
+    lied = true;
+  });
+  REQUIRE(lied);
+  check_converged(f.a, f.b);
+  // The lie worked at first: b's reply carried none of its changes...
+  CHECK(ex.sent[1].changes.empty());
+  // ...and a's next, honest summary got them.
+  std::size_t from_b = 0;
+  for (std::size_t i = 1; i < ex.sent.size(); i += 2) from_b += ex.sent[i].changes.size();
+  CHECK(from_b == 4);
+}
+
+TEST_CASE("summary: a peer that always lies in its summary recovers through need") {
+  Forked f(linear_history(1000, 3, "shared"), 3);
+  ActorId b_actor = f.b.local_actor();
+  Exchange ex = ping_pong(
+      f.a, f.b, f.sa, f.sb,
+      [&](int side, SyncMessage& m) {
+        if (side == 0 && m.summary) m.summary->levels.back().actors.set(b_actor, 1000);
+      },
+      {}, 20);
+  // Heads are the final word: a asks for b's head by hash, then for each missing dep.
+  check_converged(f.a, f.b);
+  bool needed = false;
+  for (std::size_t i = 0; i < ex.sent.size(); i += 2) needed = needed || !ex.sent[i].need.empty();
+  CHECK(needed);
+}
+
+TEST_CASE("summary: with saved states the summary starts at the shared heads") {
+  auto history = linear_history(2000, 500, "shared");
+  ChangeGraph a(actor(1)), b(actor(2));
+  a.add(history);
+  b.add(history);
+  SyncState sa, sb;
+  ping_pong(a, b, sa, sb);
+  sa = reload(sa);
+  sb = reload(sb);
+  commit_n(a, 40, "a");
+  commit_n(b, 40, "b");
+  Exchange ex = ping_pong(a, b, sa, sb);
+  check_converged(a, b);
+  CHECK(ex.messages == 4);
+  // Whatever describes a's history, it is small: the 500 actors are not listed.
+  CHECK(ex.sent[0].encode().size() < 300);
+}
+
+TEST_CASE("bounded messages: a backlog larger than the limit streams in parts applied on arrival") {
+  ChangeGraph source(actor(1)), empty(actor(2));
+  for (int i = 0; i < 300; ++i) source.commit(Bytes(1000, static_cast<std::uint8_t>(i)));
+  SyncState s_source, s_empty;
+  GenerateOptions limit{.max_message_bytes = 32u << 10};
+  std::vector<std::size_t> sizes_seen;
+  std::size_t max_bytes = 0;
+  int parts = 0;
+  Exchange ex = ping_pong(
+      empty, source, s_empty, s_source,
+      [&](int side, SyncMessage& m) {
+        max_bytes = std::max(max_bytes, m.encode().size());
+        if (side == 1 && !m.changes.empty()) {
+          ++parts;
+          sizes_seen.push_back(empty.size());
+        }
+      },
+      limit, 100);
+  check_converged(source, empty);
+  CHECK(max_bytes <= limit.max_message_bytes);
+  CHECK(parts >= 10);  // 300 KB in parts of at most 32 KiB
+  // Each part was applied before the next was generated: the receiver grew part by part.
+  REQUIRE(sizes_seen.size() == static_cast<std::size_t>(parts));
+  for (std::size_t i = 1; i < sizes_seen.size(); ++i) CHECK(sizes_seen[i] > sizes_seen[i - 1]);
+  // No change travelled twice.
+  std::size_t changes = 0;
+  for (const auto& m : ex.sent) changes += m.changes.size();
+  CHECK(changes == 300);
+
+  // A change larger than the limit still travels, alone.
+  ChangeGraph big(actor(3)), none(actor(4));
+  big.commit(Bytes(100u << 10, 7));
+  big.commit(Bytes(10, 8));
+  SyncState s_big, s_none;
+  Exchange alone = ping_pong(none, big, s_none, s_big, {}, limit);
+  check_converged(big, none);
+  CHECK(alone.sent[1].changes.size() == 1);
+}
