@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { performance, PerformanceObserver } from "node:perf_hooks";
 
 const IMPLS = {
   automerge: "./lib/automerge.mjs",
@@ -20,8 +20,8 @@ function usage(msg) {
   if (msg) process.stderr.write(`run.mjs: ${msg}\n`);
   process.stderr.write(
     "usage: node run.mjs --impl automerge|yjs|loro [--scenario a|b] [--shape linear|branchy]\n" +
-      "                   [--N 100000] [--D 10] [--A 3] [--P 64] [--quiet]\n" +
-      "                   [--wasm-prealloc-mib M]   (automerge: see lib/automerge.mjs preallocate)\n",
+      "                   [--N 100000] [--D 10] [--A 3] [--P 64] [--quiet] [--no-warmup]\n" +
+      "                   [--wasm-reserve-mib 2048]  (automerge, loro; 0: off; see lib/wasm-capture.mjs)\n",
   );
   process.exit(2);
 }
@@ -35,14 +35,15 @@ function parseArgs(argv) {
     D: 10,
     A: 3,
     P: 64,
-    "wasm-prealloc-mib": 0,
+    "wasm-reserve-mib": 2048,
     quiet: false,
+    "no-warmup": false,
   };
   for (let k = 0; k < argv.length; ++k) {
     const arg = argv[k];
     if (arg === "--help" || arg === "-h") usage();
-    if (arg === "--quiet") {
-      opts.quiet = true;
+    if (arg === "--quiet" || arg === "--no-warmup") {
+      opts[arg.slice(2)] = true;
       continue;
     }
     let [key, value] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s) : [null];
@@ -51,7 +52,7 @@ function parseArgs(argv) {
       if (k + 1 >= argv.length) usage(`missing value for --${key}`);
       value = argv[++k];
     }
-    if (["N", "D", "A", "P", "wasm-prealloc-mib"].includes(key)) {
+    if (["N", "D", "A", "P", "wasm-reserve-mib"].includes(key)) {
       const n = Number(value);
       if (!Number.isSafeInteger(n) || n < 0) usage(`--${key} must be a non-negative integer`);
       opts[key] = n;
@@ -63,7 +64,6 @@ function parseArgs(argv) {
   if (!["a", "b"].includes(opts.scenario)) usage("--scenario must be a or b");
   if (!["linear", "branchy"].includes(opts.shape)) usage("--shape must be linear or branchy");
   if (opts.A < 1) usage("--A must be at least 1");
-  if (opts["wasm-prealloc-mib"] > 0 && opts.impl !== "automerge") usage("--wasm-prealloc-mib is for automerge only");
   return opts;
 }
 
@@ -124,13 +124,54 @@ async function main() {
   const params = { shape: opts.shape, N: opts.N, D: opts.D, A: opts.A, P: opts.P };
   log(`${opts.impl} ${version}: scenario ${opts.scenario}, ${JSON.stringify(params)}`);
 
+  // Grow the WebAssembly heap once, up front (see lib/wasm-capture.mjs). It only reserves:
+  // the reserved pages are never written, so they do not become resident.
+  let notes;
+  if (impl.reserveWasmHeap) {
+    const mib = opts["wasm-reserve-mib"];
+    if (mib > 0) {
+      const got = impl.reserveWasmHeap(mib);
+      if (got === null) throw new Error("could not reach the WebAssembly allocator to reserve the heap");
+      log(`${opts.impl}: wasm heap reserved: ${got}`);
+    } else {
+      notes = "wasm heap not reserved (--wasm-reserve-mib 0): growth GCs included";
+    }
+  }
+
+  // Warm-up: two unmeasured syncs of a small document of the same shape, so that the
+  // measured sync does not include first-use costs (JIT and WebAssembly tier-up, lazy
+  // initialisation), which the C++ harness does not have either.
+  if (!opts["no-warmup"]) {
+    const tw = performance.now();
+    const small = { ...params, N: Math.min(params.N, 256), D: Math.min(params.D, 8), A: Math.min(params.A, 8) };
+    for (let round = 0; round < 2; ++round) {
+      const warm = impl.prepare(small, opts.scenario, { log: () => {}, pingPong });
+      pingPong(warm.a, warm.b);
+      if (!warm.converged()) throw new Error("warm-up sync did not converge");
+    }
+    log(`${opts.impl}: warm-up sync took ${(performance.now() - tw).toFixed(0)} ms`);
+  }
+
   const t0 = performance.now();
-  const peers = impl.prepare(params, opts.scenario, { log, pingPong, wasmPreallocMib: opts["wasm-prealloc-mib"] });
+  const peers = impl.prepare(params, opts.scenario, { log, pingPong });
   log(`${opts.impl}: setup took ${(performance.now() - t0).toFixed(0)} ms`);
+
+  // Garbage collection during the sync loop, reported as "gc_ms" (an extra field). Under
+  // Node 20 every growth of a WebAssembly memory past ~64 MiB forces a full GC, so for the
+  // wasm libraries a sync that has to grow the heap can be dominated by GC.
+  const gcEntries = [];
+  const gcObserver = new PerformanceObserver((list) => gcEntries.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ["gc"] });
 
   const start = performance.now();
   const r = pingPong(peers.a, peers.b);
-  const wallMs = performance.now() - start;
+  const end = performance.now();
+  const wallMs = end - start;
+
+  await new Promise((resolve) => setTimeout(resolve, 50)); // let the GC entries arrive
+  gcObserver.disconnect();
+  let gcMs = 0;
+  for (const e of gcEntries) if (e.startTime >= start && e.startTime < end) gcMs += e.duration;
 
   const changeBytes = peers.changeBytes(r.sent);
   const converged = peers.converged();
@@ -151,8 +192,9 @@ async function main() {
     wall_ms: Math.round(wallMs * 1000) / 1000,
     peak_rss_kb: process.resourceUsage().maxRSS,
     converged,
+    gc_ms: Math.round(gcMs * 1000) / 1000,
   };
-  if (peers.notes) result.notes = peers.notes;
+  if (notes) result.notes = notes;
   process.stdout.write(`${JSON.stringify(result)}\n`);
   if (!converged) {
     log(`${opts.impl}: replicas did NOT converge`);

@@ -7,7 +7,8 @@
 //
 // Sync lines: {"impl","version","scenario","shape","N","D","A","P","messages","round_trips",
 //   "wire_bytes","change_bytes","overhead","wall_ms","peak_rss_kb","converged"} plus the
-//   optional "target" (string), "target_ok" (bool) and "notes" (string).
+//   optional "target" (string), "target_ok" (bool), "notes" (string) and "gc_ms" (number,
+//   GC time inside wall_ms; noted when it is over a quarter of it).
 // Figure lines: {"kind":"figure","name","value","unit","target","target_ok"}.
 import { readFileSync } from "node:fs";
 
@@ -126,7 +127,14 @@ for (const { params, rows } of groups.values()) {
   const ordered = orderRows(rows);
   const hasTarget = ordered.some((r) => targetCell(r) !== "");
   const columns = hasTarget ? COLUMNS : COLUMNS.slice(0, -1);
-  const notes = ordered.filter((r) => r.notes).map((r) => `${r.impl}: ${r.notes}`);
+  const notes = [];
+  for (const r of ordered) {
+    if (r.notes) notes.push(`${r.impl}: ${r.notes}`);
+    // run.mjs reports the GC time inside the sync loop; flag it when it dominates
+    if (num(r.gc_ms) !== null && num(r.wall_ms) !== null && r.wall_ms >= 10 && r.gc_ms > 0.25 * r.wall_ms) {
+      notes.push(`${r.impl}: ${Math.round((100 * r.gc_ms) / r.wall_ms)}% of wall ms was JS garbage collection`);
+    }
+  }
   if (markdown) {
     let s = `### ${groupTitle(params)}\n\n${markdownTable(columns, ordered)}`;
     if (notes.length) s += `\n\n${notes.map((n) => `- ${n}`).join("\n")}`;

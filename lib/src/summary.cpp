@@ -1,6 +1,7 @@
 #include "dagsync/summary.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace dagsync {
@@ -111,17 +112,29 @@ std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const Chang
 }
 
 std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const Summary& summary) {
-  VersionVector claimed;
+  std::unordered_map<ActorId, std::uint64_t, IdHasher> claimed;
   for (const SummaryLevel& level : summary.levels) {
     for (const auto& [actor, seq] : level.actors.entries()) {
-      claimed.set(actor, std::max(seq, claimed.get(actor)));
+      auto& c = claimed[actor];
+      c = std::max(c, seq);
     }
     bool usable = std::all_of(level.hashes.begin(), level.hashes.end(),
                               [&](const ChangeHash& h) { return graph.has(h); });
     if (!usable) continue;
+    // Only actors of which we hold more than is claimed can contribute: usually none, and
+    // then the answer needs no walk over the history.
+    std::unordered_map<ActorId, std::uint64_t, IdHasher> ahead;
+    VersionVector ours = graph.version_vector();
+    for (const auto& [actor, seq] : ours.entries()) {
+      auto it = claimed.find(actor);
+      std::uint64_t theirs = it == claimed.end() ? 0 : it->second;
+      if (seq > theirs) ahead.emplace(actor, theirs);
+    }
     std::vector<Change> out;
+    if (ahead.empty()) return out;
     for (const Change& c : graph.changes_since(level.hashes)) {
-      if (c.seq() > claimed.get(c.actor())) out.push_back(c);
+      auto it = ahead.find(c.actor());
+      if (it != ahead.end() && c.seq() > it->second) out.push_back(c);
     }
     return out;
   }

@@ -53,14 +53,18 @@ struct ToSend {
 };
 
 ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool have_usable,
-                       bool heads_shortcut) {
+                       bool heads_shortcut, std::size_t budget) {
   ToSend out;
   std::unordered_set<ChangeHash, IdHasher> chosen;
+  std::size_t bytes = 0;
   auto choose = [&](const Change& c) {
     if (!state.sent_hashes.count(c.hash()) && chosen.insert(c.hash()).second) {
       out.changes.push_back(c);
+      bytes += c.bytes().size();
     }
   };
+  // The rest of a long backlog goes in later messages: stop collecting once past the budget.
+  auto full = [&] { return bytes > budget; };
   const auto& their_heads = *state.their_heads;
   const auto& have = *state.their_have;
   bool exact = false;
@@ -69,11 +73,17 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
   if (heads_shortcut && std::all_of(their_heads.begin(), their_heads.end(),
                                 [&](const ChangeHash& h) { return graph.has(h); })) {
     // Their heads name their whole history (for an honest peer): no filter needed.
-    for (const Change& c : graph.changes_since(their_heads)) choose(c);
+    for (const Change& c : graph.changes_since(their_heads)) {
+      if (full()) break;
+      choose(c);
+    }
     exact = true;
   } else if (state.their_summary) {
     if (auto missing = missing_from(graph, *state.their_summary)) {
-      for (const Change& c : *missing) choose(c);
+      for (const Change& c : *missing) {
+        if (full()) break;
+        choose(c);
+      }
       exact = true;
     } else {
       out.summary_unusable = true;
@@ -89,6 +99,7 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
     // forward pass propagates to all descendants.
     std::unordered_set<ChangeHash, IdHasher> missing;
     for (const Change& c : graph.changes_since(last_sync)) {
+      if (full()) break;
       bool goes = std::none_of(have.begin(), have.end(),
                                [&](const Have& h) { return h.bloom.contains(c.hash()); });
       if (!goes) {
@@ -114,7 +125,12 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
   return out;
 }
 
-// Estimated encoded size of a Have (for choosing between it and a summary).
+// Encoded size of a Have with `last_sync` hashes over `entries` changes, near enough to
+// choose between it and a summary without building the filter.
+std::size_t have_size(std::size_t last_sync, std::size_t entries) {
+  return 16 + last_sync * ChangeHash::kSize +
+         static_cast<std::size_t>(BloomFilter::byte_length(entries, 10));
+}
 std::size_t have_size(const Have& have) {
   return 16 + have.last_sync.size() * ChangeHash::kSize + have.bloom.bits().size();
 }
@@ -125,30 +141,29 @@ std::size_t have_size(const Have& have) {
 // have to ask for the filter after all.
 void describe_history(const ChangeGraph& graph, const SyncState& state, bool summaries,
                       SyncMessage& message) {
-  Have have = make_have(graph, state.shared_heads);
-  if (!summaries) {
-    message.have.push_back(std::move(have));
-    return;
+  if (summaries) {
+    // A partial summary costs about twice its deepest useful level; the budget trades that
+    // against the chance (a divergence deeper than it reaches) of a round to ask for a filter.
+    constexpr std::size_t kPartialAbove = 2048;
+    constexpr std::size_t kPartialShare = 8;
+    std::size_t held = 0;
+    for (const auto& h : state.shared_heads) held += graph.has(h) ? 1 : 0;
+    std::size_t filter = have_size(held, graph.changes_since(state.shared_heads).size());
+    std::size_t full = full_summary_size(graph);
+    std::optional<Summary> summary;
+    if (full <= kPartialAbove && full < filter) {
+      summary = summarize(graph, state.shared_heads, full);
+    } else if (std::min(full, filter) > kPartialAbove && !state.their_want_filter) {
+      summary = summarize(graph, state.shared_heads, std::min(full, filter) / kPartialShare);
+    } else if (full < filter) {
+      summary = summarize(graph, state.shared_heads, full);
+    }
+    if (summary) {
+      message.summary = std::move(summary);
+      return;
+    }
   }
-  // A partial summary costs about twice its deepest useful level; the budget trades that
-  // against the chance (a divergence deeper than it reaches) of a round to ask for a filter.
-  constexpr std::size_t kPartialAbove = 2048;
-  constexpr std::size_t kPartialShare = 8;
-  std::size_t filter = have_size(have);
-  std::size_t full = full_summary_size(graph);
-  std::optional<Summary> summary;
-  if (full <= kPartialAbove && full < filter) {
-    summary = summarize(graph, state.shared_heads, full);
-  } else if (std::min(full, filter) > kPartialAbove && !state.their_want_filter) {
-    summary = summarize(graph, state.shared_heads, std::min(full, filter) / kPartialShare);
-  } else if (full < filter) {
-    summary = summarize(graph, state.shared_heads, full);
-  }
-  if (summary) {
-    message.summary = std::move(summary);
-  } else {
-    message.have.push_back(std::move(have));
-  }
+  message.have.push_back(make_have(graph, state.shared_heads));
 }
 
 // Shared heads after applying a message's changes: our new heads that this message brought,
@@ -203,7 +218,8 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
 
   ToSend to_send;
   if (state.their_have && state.their_need) {
-    to_send = changes_to_send(graph, state, their_have_usable, options.summaries);
+    to_send = changes_to_send(graph, state, their_have_usable, options.summaries,
+                              options.max_message_bytes);
   }
   // Their summary reaches back to nothing we hold: ask once for filters instead.
   bool ask_filter = to_send.summary_unusable && !state.want_filter_sent;

@@ -1,10 +1,13 @@
 // Automerge peer: changes authored directly in Automerge's binary change format, so that
 // any actor and any set of dependencies can be used without cloning documents.
+import { release, reserveWasmHeap } from "./wasm-capture.mjs"; // before the library
 import * as Automerge from "@automerge/automerge";
 import { createHash } from "node:crypto";
 import { payload, walkShape, actorHex16 } from "./shape.mjs";
 
 export const packageName = "@automerge/automerge";
+release();
+export { reserveWasmHeap };
 
 // --- building one change --------------------------------------------------------------
 //
@@ -79,13 +82,12 @@ function patchToBytes(chunk, data) {
   }
   let off = pos;
   let metaAt = -1;
-  let metaLen = 0;
   let valueAt = -1;
   let valueLen = 0;
   for (const [spec, clen] of cols) {
     if ((spec & ~COL_DEFLATE) === COL_VALUE_META || (spec & ~COL_DEFLATE) === COL_VALUE) {
       if (spec & COL_DEFLATE) throw new Error("automerge: deflated value column, cannot patch");
-      if (spec === COL_VALUE_META) [metaAt, metaLen] = [off, clen];
+      if (spec === COL_VALUE_META) metaAt = off;
       else [valueAt, valueLen] = [off, clen];
     }
     off += clen;
@@ -102,7 +104,6 @@ function patchToBytes(chunk, data) {
     if (valueLen !== data.length) throw new Error("automerge: value column length mismatch");
     chunk.set(data, valueAt);
   }
-  void metaLen;
   const hash = createHash("sha256").update(chunk.subarray(8, end)).digest();
   chunk.set(hash.subarray(0, 4), 4);
   return hash.toString("hex");
@@ -209,30 +210,9 @@ class Peer {
   }
 }
 
-// Makes the wasm heap grow to `mib` MiB at once and stay there (the allocator keeps freed
-// memory), by passing a buffer of that size into the module once. Under Node 20 every
-// growth of a WebAssembly memory beyond ~64 MiB triggers a full V8 GC, so building a large
-// document grows the heap in thousands of small steps, each with a GC over the whole JS
-// heap; with A=10000 that is minutes. Preallocating avoids it but adds about `mib` MiB to
-// peak RSS, so it is opt-in (run.mjs --wasm-prealloc-mib) and reported in "notes".
-export function preallocate(mib) {
-  try {
-    Automerge.decodeChange(new Uint8Array(mib * 1024 * 1024));
-  } catch {
-    // expected: the buffer is not a change; it has been copied into the wasm heap and freed
-  }
-}
-
-// Prepares the two replicas. Returns { a, b, changeBytes(messages), converged(), notes }.
-export function prepare(params, scenario, { log, pingPong, wasmPreallocMib = 0 }) {
+// Prepares the two replicas. Returns { a, b, changeBytes(messages), converged() }.
+export function prepare(params, scenario, { log, pingPong }) {
   selfCheck();
-  let notes;
-  if (wasmPreallocMib > 0) {
-    const t = performance.now();
-    preallocate(wasmPreallocMib);
-    log(`automerge: preallocated ${wasmPreallocMib} MiB of wasm heap in ${(performance.now() - t).toFixed(0)} ms`);
-    notes = `wasm heap preallocated (${wasmPreallocMib} MiB), peak RSS inflated`;
-  }
   let t = performance.now();
   let shape = buildShape(params);
   const { sharedHeads, finalHeads, aHeads, bHeads } = shape;
@@ -282,7 +262,6 @@ export function prepare(params, scenario, { log, pingPong, wasmPreallocMib = 0 }
   return {
     a,
     b,
-    notes,
     changeBytes(messages) {
       let total = 0;
       for (const m of messages) for (const c of Automerge.decodeSyncMessage(m).changes) total += c.length;

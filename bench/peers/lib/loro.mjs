@@ -10,11 +10,14 @@
 //   collecting document, whose export seeds both replicas.
 // Loro folds consecutive commits of one peer that extend each other into one change
 // internally; that is Loro's own representation and is left as is.
+import { release, reserveWasmHeap } from "./wasm-capture.mjs"; // before the library
 import { LoroDoc, VersionVector } from "loro-crdt";
 import { payload, walkShape, actorU64 } from "./shape.mjs";
 import { SvPeer } from "./svsync.mjs";
 
 export const packageName = "loro-crdt";
+release();
+export { reserveWasmHeap };
 
 function adapter(doc) {
   return {
