@@ -2,6 +2,7 @@
 // sans-I/O, messages encoded and decoded as on a wire, driven ping-pong exactly like
 // bench/peers/run.mjs drives the other libraries.
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -48,6 +49,15 @@ SyncFigures ping_pong(Replica& a, Replica& b) {
     }
     idle = 0;
     Bytes bytes = out->encode();
+    if (std::getenv("DAGSYNC_BENCH_TRACE")) {
+      std::size_t have = 0;
+      for (const Have& h : out->have) have += h.last_sync.size() * 32 + h.bloom.bits().size();
+      std::cerr << "message " << f.messages + 1 << " from " << (turn ? "B" : "A") << ": "
+                << bytes.size() << " bytes; heads " << out->heads.size() << ", need "
+                << out->need.size() << ", have " << have << " B, summary "
+                << (out->summary ? out->summary->encoded_size() : 0) << " B, changes "
+                << out->changes.size() << " (" << out->change_bytes() << " B)\n";
+    }
     ++f.messages;
     f.wire_bytes += bytes.size();
     f.change_bytes += out->change_bytes();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dagsync builds with, only when one is missing; with --tests,
-# also what the full test run needs (clang and its libFuzzer runtime, Node.js and npm).
+# also what the full test run needs (clang and its libFuzzer runtime, Node.js and npm);
+# with --bench, Node.js and npm for the benchmark peers (bench/run.sh).
 # Idempotent and quiet when everything is present; uses sudo when not root.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ for p in "${packages[@]}"; do
 done
 # Node.js and npm run the WebSocket interop test (tests/node). Any node/npm on PATH will do
 # (e.g. installed outside apt); the Debian packages are installed only when they are absent.
-if [ "${1:-}" = "--tests" ]; then
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
 fi

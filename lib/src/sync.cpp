@@ -236,7 +236,16 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   bool need_only_heads = std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
     return sorted_contains(their_heads, h);
   });
-  if (need_only_heads) describe_history(graph, state, options.summaries, message);
+  // A peer that holds all our heads knows our history from them (it answers with what
+  // follows them), so describing it again is redundant.
+  auto known_to_peer = [&](const ChangeHash& h) {
+    return sorted_contains(state.shared_heads, h) || sorted_contains(their_heads, h);
+  };
+  bool peer_holds_ours = options.summaries && !our_heads.empty() &&
+                         std::all_of(our_heads.begin(), our_heads.end(), known_to_peer);
+  if (need_only_heads && !peer_holds_ours) {
+    describe_history(graph, state, options.summaries, message);
+  }
   if (ask_filter) state.want_filter_sent = true;
   message.want_filter = state.want_filter_sent;
 

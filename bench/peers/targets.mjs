@@ -1,0 +1,38 @@
+// Reads benchmark JSON lines on stdin and writes them back with the performance targets
+// attached to each dagsync sync row ("target": what is required, "target_ok": whether
+// this run meets it), judged against the Automerge row of the same shape in the same run.
+import { createInterface } from "node:readline";
+
+const rows = [];
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line.trim()) rows.push(JSON.parse(line));
+}
+
+const key = (r) => [r.scenario, r.shape, r.N, r.D, r.A, r.P].join("/");
+const automerge = new Map(rows.filter((r) => r.impl === "automerge").map((r) => [key(r), r]));
+
+for (const r of rows) {
+  if (r.impl !== "dagsync" || r.kind === "figure") continue;
+  const checks = [];
+  const am = automerge.get(key(r));
+  if (am) {
+    checks.push([`overhead <= Automerge's ${am.overhead}`, r.overhead <= am.overhead]);
+    if (r.scenario === "a") {
+      checks.push([`messages <= Automerge's ${am.messages}`, r.messages <= am.messages]);
+    }
+  }
+  const base = r.scenario === "a" && r.shape === "linear" && r.A === 3 && r.P === 64;
+  if (base && r.N === 100000 && r.D === 10) {
+    checks.push(["overhead <= 2048", r.overhead <= 2048], ["messages <= 4", r.messages <= 4]);
+  }
+  if (base && r.N === 10000 && r.D === 100) checks.push(["overhead <= 1024", r.overhead <= 1024]);
+  if (base && r.N === 100000 && r.D === 1000 && am) {
+    checks.push([`wall <= Automerge's / 10 (${(am.wall_ms / 10).toFixed(1)} ms)`,
+                 r.wall_ms <= am.wall_ms / 10]);
+  }
+  if (checks.length) {
+    r.target = checks.map(([what]) => what).join("; ");
+    r.target_ok = checks.every(([, ok]) => ok);
+  }
+}
+for (const r of rows) console.log(JSON.stringify(r));

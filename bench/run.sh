@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The benchmark command: builds dagsync-bench (release, build-bench/), installs the pinned
+# Node peers (bench/peers, npm ci), runs every scenario on dagsync and on Automerge, Yjs and
+# Loro with the same shapes, and prints the side-by-side table with each target and whether
+# this run met it. Raw JSON lines: build-bench/bench-results.jsonl; markdown tables:
+# build-bench/bench-results.md.
+#
+#   bash bench/run.sh            # everything (about 5 minutes on 2 cores)
+#   bash bench/run.sh --quick    # smaller shapes, for a smoke test
+set -uo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+bash scripts/bootstrap.sh --bench || exit 1
+if [ ! -f build-bench/build.ninja ]; then
+  meson setup build-bench --buildtype=release -Dtests=false >/dev/null || exit 1
+fi
+ninja -C build-bench -j 2 bench/dagsync-bench >/dev/null || { echo "bench: build failed" >&2; exit 1; }
+if [ ! -d bench/peers/node_modules ] || [ bench/peers/package-lock.json -nt bench/peers/node_modules ]; then
+  (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error) || exit 1
+fi
+
+bench=build-bench/bench/dagsync-bench
+out=build-bench/bench-results.jsonl
+: >"$out"
+failed=0
+run() {  # run <label> <command...>: appends its JSON lines, notes a failure
+  echo "bench: $1" >&2
+  shift
+  if ! "$@" >>"$out" 2>>build-bench/bench.log; then
+    echo "bench: FAILED: $*" >&2
+    failed=$((failed + 1))
+  fi
+}
+
+# scenario shape N D A (P is 64 throughout)
+shapes=(
+  "a linear 100000 10 3"
+  "a linear 10000 100 3"
+  "a linear 100000 1000 3"
+  "a linear 100000 10 1000"
+  "a linear 100000 10 10000"
+  "a linear 100000 100 10000"
+  "a branchy 10000 100 8"
+  "a branchy 100000 100 64"
+  "b linear 100000 10 3"
+  "b linear 10000 100 3"
+  "b linear 100000 10 1000"
+  "b linear 100000 10 10000"
+  "b branchy 10000 100 8"
+)
+((quick)) && shapes=("a linear 10000 10 3" "a linear 10000 100 3" "b linear 10000 10 3" "a branchy 2000 50 8")
+
+for s in "${shapes[@]}"; do
+  read -r sc shape n d a <<<"$s"
+  args=(--scenario "$sc" --shape "$shape" --N "$n" --D "$d" --A "$a" --P 64)
+  run "dagsync $s" "$bench" sync "${args[@]}"
+  for impl in automerge yjs loro; do
+    run "$impl $s" node bench/peers/run.mjs --quiet --impl "$impl" "${args[@]}"
+  done
+done
+
+rounds=2000
+((quick)) && rounds=200
+for scheme in tcp ws; do
+  for k in 1 4; do run "realtime $scheme k=$k" "$bench" realtime --scheme "$scheme" --k "$k" --rounds "$rounds"; done
+done
+run "ingest" "$bench" ingest --N $((quick ? 100000 : 1000000)) --P 64
+run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
+
+node bench/peers/targets.mjs <"$out" >"$out.tmp" && mv "$out.tmp" "$out"
+node bench/peers/table.mjs --markdown <"$out" >build-bench/bench-results.md
+node bench/peers/table.mjs <"$out"
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB"
+echo "raw: $out; markdown: build-bench/bench-results.md; log: build-bench/bench.log"
+misses=$(grep -c '"target_ok":false' "$out")
+echo "bench: $failed runs failed, $misses targets missed"
+[ "$failed" -eq 0 ]
