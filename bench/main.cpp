@@ -7,11 +7,13 @@
 
 namespace dagsync::bench {
 int run_sync(int argc, char** argv);
+int run_ingest(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
 constexpr const char* kUsage =
-    "usage: dagsync-bench sync --scenario a|b --shape linear|branchy --N n --D d --A a --P p\n";
+    "usage: dagsync-bench sync --scenario a|b --shape linear|branchy --N n --D d --A a --P p\n"
+    "       dagsync-bench ingest --shape linear|branchy --N n --A a --P p --batch b --R reps\n";
 }
 
 int main(int argc, char** argv) {
@@ -22,6 +24,7 @@ int main(int argc, char** argv) {
   std::string what = argv[1];
   try {
     if (what == "sync") return dagsync::bench::run_sync(argc - 2, argv + 2);
+    if (what == "ingest") return dagsync::bench::run_ingest(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;
