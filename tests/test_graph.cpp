@@ -7,9 +7,11 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "dagsync/hash_index.h"
 #include "helpers.h"
 
 using namespace dagsync;
@@ -377,6 +379,121 @@ TEST_CASE("graph: a batch is atomic") {
   ImportStatus ok = g.add(std::vector<Change>{a[1], b[0], b[1], a[2]});
   CHECK(ok.success == ranges({{1, {{2, 4}}}, {2, {{1, 4}}}}));
   CHECK(g.pending_count() == 0);
+}
+
+TEST_CASE("graph: the hash index finds every change across its growth") {
+  ChangeGraph g(actor(9));
+  auto a = chain(1, 3000);
+  for (std::size_t i = 0; i < a.size(); i += 100) g.add(slice(a, i, i + 100));
+  REQUIRE(g.size() == a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(g.has(a[i].hash()));
+    CHECK(g.get(a[i].hash())->hash() == a[i].hash());
+    CHECK(g.depth(a[i].hash()) == i + 1);
+  }
+  for (int i = 0; i < 3000; ++i) {
+    CHECK_FALSE(g.has(sha256(as_bytes("absent " + std::to_string(i)))));
+  }
+  ChangeGraph copy = g;
+  copy.add(make_change(2, 1, {a.back().hash()}));
+  CHECK(copy.size() == g.size() + 1);
+  CHECK(copy.has(a[1234].hash()));
+  ChangeGraph moved = std::move(copy);
+  CHECK(moved.has(a[2999].hash()));
+}
+
+namespace {
+
+// A hash whose first 31 bytes are all `prefix` and whose last byte is `last`.
+ChangeHash prefixed_hash(std::uint8_t prefix, std::uint8_t last) {
+  ChangeHash h;
+  h.bytes.fill(prefix);
+  h.bytes.back() = last;
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("hash index: hashes sharing long prefixes and fingerprints, inserts and erases") {
+  // The index stores node numbers; the caller's table holds the hashes.
+  std::vector<ChangeHash> hashes;
+  auto hash_of = [&](std::uint32_t node) -> const ChangeHash& { return hashes[node]; };
+  HashIndex index(42);
+
+  SUBCASE("hashes that differ only in their last byte") {
+    for (int i = 0; i < 256; ++i) hashes.push_back(prefixed_hash(0xab, std::uint8_t(i)));
+  }
+  SUBCASE("hashes with equal fingerprints") {
+    // Birthday search for 32-bit fingerprint collisions: expected after ~2^16 tries.
+    std::unordered_map<std::uint32_t, ChangeHash> seen;
+    for (int i = 0; hashes.size() < 8 && i < 2'000'000; ++i) {
+      ChangeHash h = sha256(as_bytes("fingerprint " + std::to_string(i)));
+      auto [it, fresh] = seen.emplace(index.fingerprint(h), h);
+      if (!fresh) {
+        hashes.push_back(it->second);
+        hashes.push_back(h);
+        seen.erase(it);
+      }
+    }
+    REQUIRE(hashes.size() >= 2);
+    CHECK(index.fingerprint(hashes[0]) == index.fingerprint(hashes[1]));
+    // And many ordinary ones around them.
+    for (int i = 0; i < 200; ++i) hashes.push_back(sha256(as_bytes("other " + std::to_string(i))));
+  }
+
+  for (std::uint32_t i = 0; i < hashes.size(); ++i) {
+    CHECK_FALSE(index.find(hashes[i], hash_of).has_value());
+    index.insert(hashes[i], i);
+  }
+  CHECK(index.size() == hashes.size());
+  CHECK(index.capacity() >= hashes.size() * 4 / 3);
+  for (std::uint32_t i = 0; i < hashes.size(); ++i) CHECK(index.find(hashes[i], hash_of) == i);
+  CHECK_FALSE(index.find(prefixed_hash(0xcd, 1), hash_of).has_value());
+
+  // Erase every other one (backward shifts move later members of the probe runs up).
+  for (std::uint32_t i = 0; i < hashes.size(); i += 2) CHECK(index.erase(hashes[i], hash_of));
+  CHECK_FALSE(index.erase(hashes[0], hash_of));
+  for (std::uint32_t i = 0; i < hashes.size(); ++i) {
+    CHECK(index.find(hashes[i], hash_of) ==
+          (i % 2 ? std::optional<std::uint32_t>(i) : std::nullopt));
+  }
+  CHECK(index.size() == hashes.size() / 2);
+}
+
+TEST_CASE("hash index: random inserts and erases agree with std::unordered_map") {
+  std::vector<ChangeHash> hashes;
+  for (int i = 0; i < 2000; ++i) hashes.push_back(sha256(as_bytes("random " + std::to_string(i))));
+  auto hash_of = [&](std::uint32_t node) -> const ChangeHash& { return hashes[node]; };
+  for (std::uint64_t seed : {1, 2, 3}) {
+    CAPTURE(seed);
+    std::mt19937 rng(static_cast<std::uint32_t>(seed));
+    HashIndex index(seed);
+    std::unordered_map<ChangeHash, std::uint32_t, IdHasher> model;
+    for (int step = 0; step < 20'000; ++step) {
+      auto node = static_cast<std::uint32_t>(rng() % hashes.size());
+      const ChangeHash& h = hashes[node];
+      if (rng() % 3 == 0) {
+        CHECK(index.erase(h, hash_of) == (model.erase(h) == 1));
+      } else if (!model.count(h)) {
+        index.insert(h, node);
+        model[h] = node;
+      }
+      if (step % 1000 == 0) {
+        for (std::uint32_t i = 0; i < hashes.size(); ++i) {
+          auto it = model.find(hashes[i]);
+          CHECK(index.find(hashes[i], hash_of) ==
+                (it == model.end() ? std::nullopt : std::optional<std::uint32_t>(it->second)));
+        }
+      }
+    }
+    CHECK(index.size() == model.size());
+    HashIndex moved = std::move(index);
+    CHECK(index.size() == 0);
+    CHECK_FALSE(index.find(hashes[0], hash_of).has_value());
+    index.insert(hashes[0], 0);
+    CHECK(index.find(hashes[0], hash_of) == 0u);
+    CHECK(moved.size() == model.size());
+  }
 }
 
 TEST_CASE("graph: the pending pool is bounded by count") {

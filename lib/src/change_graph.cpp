@@ -80,13 +80,12 @@ ChangeGraph& ChangeGraph::operator=(ChangeGraph&&) noexcept = default;
 ChangeGraph::~ChangeGraph() = default;
 
 std::optional<std::uint32_t> ChangeGraph::index_of(const ChangeHash& hash) const {
-  auto it = index_.find(hash);
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
+  return index_.find(
+      hash, [this](std::uint32_t node) -> const ChangeHash& { return changes_[node].hash(); });
 }
 
 bool ChangeGraph::has(const ChangeHash& hash) const {
-  return index_.count(hash) != 0;
+  return index_of(hash).has_value();
 }
 bool ChangeGraph::is_pending(const ChangeHash& hash) const {
   return pending_.count(hash) != 0;
@@ -324,7 +323,7 @@ void ChangeGraph::apply_planned(const Change& c) {
   auto idx = static_cast<std::uint32_t>(changes_.size());
   std::uint32_t depth = 1;
   for (const auto& dep : c.deps()) {
-    std::uint32_t d = index_.at(dep);
+    std::uint32_t d = *index_of(dep);
     dep_index_.push_back(d);
     depth = std::max(depth, depth_[d] + 1);
     auto it = std::lower_bound(heads_.begin(), heads_.end(), dep);
@@ -333,7 +332,7 @@ void ChangeGraph::apply_planned(const Change& c) {
   dep_begin_.push_back(static_cast<std::uint32_t>(dep_index_.size()));
   depth_.push_back(depth);
   changes_.push_back(c);
-  index_.emplace(c.hash(), idx);
+  index_.insert(c.hash(), idx);
   by_actor_[c.actor()].push_back(idx);
   heads_.insert(std::lower_bound(heads_.begin(), heads_.end(), c.hash()), c.hash());
 }

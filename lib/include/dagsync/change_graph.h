@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dagsync/change.h"
+#include "dagsync/hash_index.h"
 #include "dagsync/import_status.h"
 #include "dagsync/limits.h"
 #include "dagsync/subscription.h"
@@ -110,7 +111,7 @@ class ChangeGraph {
   std::vector<std::uint32_t> dep_begin_;  // node i's deps are dep_index_[begin[i], begin[i+1])
   std::vector<std::uint32_t> dep_index_;
   std::vector<std::uint32_t> depth_;
-  std::unordered_map<ChangeHash, std::uint32_t, IdHasher> index_;
+  HashIndex index_;                                                             // hash -> node
   std::unordered_map<ActorId, std::vector<std::uint32_t>, IdHasher> by_actor_;  // seq-1 -> node
   std::vector<ChangeHash> heads_;
 
