@@ -46,10 +46,12 @@ class Change {
   static Change decode_verified(ByteView bytes, const ChangeHash& expected,
                                 const ChangeLimits& limits = {});
 
-  Change(const Change& other) noexcept : body_(other.body_) { body_->retain(); }
+  Change(const Change& other) noexcept : body_(other.body_) {
+    if (body_) body_->retain();
+  }
   Change(Change&& other) noexcept : body_(other.body_) { other.body_ = nullptr; }
   Change& operator=(const Change& other) noexcept {
-    other.body_->retain();
+    if (other.body_) other.body_->retain();
     Body* old = body_;
     body_ = other.body_;
     if (old) old->release();
