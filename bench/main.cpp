@@ -9,13 +9,15 @@ namespace dagsync::bench {
 int run_sync(int argc, char** argv);
 int run_realtime(int argc, char** argv);
 int run_backlog(int argc, char** argv);
+int run_ingest(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
 constexpr const char* kUsage =
     "usage: dagsync-bench sync --scenario a|b --shape linear|branchy --N n --D d --A a --P p\n"
     "       dagsync-bench realtime --scheme tcp|ws --k peers --rounds n --P p\n"
-    "       dagsync-bench backlog --MB megabytes --P p --max_message bytes\n";
+    "       dagsync-bench backlog --MB megabytes --P p --max_message bytes\n"
+    "       dagsync-bench ingest --shape linear|branchy --N n --A a --P p --batch b --R reps\n";
 }
 
 int main(int argc, char** argv) {
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
     if (what == "sync") return dagsync::bench::run_sync(argc - 2, argv + 2);
     if (what == "realtime") return dagsync::bench::run_realtime(argc - 2, argv + 2);
     if (what == "backlog") return dagsync::bench::run_backlog(argc - 2, argv + 2);
+    if (what == "ingest") return dagsync::bench::run_ingest(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;

@@ -1,8 +1,11 @@
 // Encodings: Change (round trip, canonical bytes, a pinned golden vector, every decode error),
 // the strict msgpack reader underneath every codec, VersionVector, SyncState, SyncMessage and
 // the hex helpers.
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -219,6 +222,119 @@ TEST_CASE("encoding: change with many deps round trips, up to the deps limit") {
   CHECK_THROWS_WITH_AS(Change::build(f), doctest::Contains("deps exceed limit"), DecodeError);
 }
 
+TEST_CASE("encoding: fields read back from the encoding equal the built ones, in every form") {
+  // A Change keeps only its bytes and reads seq, deps, timestamp, message and payload back
+  // from them, each at a position that depends on the length forms before it: vary them all
+  // together.
+  const std::vector<std::uint64_t> seqs = {1, 128, 65536, std::uint64_t(UINT32_MAX) + 1};
+  const std::vector<std::size_t> dep_counts = {0, 1, 15, 16, 70};
+  const std::vector<std::optional<std::int64_t>> timestamps = {
+      std::nullopt, 5, -7, 200, -200, std::numeric_limits<std::int64_t>::min()};
+  const std::vector<std::optional<std::string>> messages = {
+      std::nullopt, "", "short", std::string(31, 'm'), std::string(32, 'm'), std::string(300, 'm')};
+  const std::vector<std::size_t> payloads = {0, 3, 300, 70'000};
+  for (std::uint64_t seq : seqs) {
+    for (std::size_t n : dep_counts) {
+      for (const auto& ts : timestamps) {
+        for (const auto& message : messages) {
+          for (std::size_t p : payloads) {
+            CAPTURE(seq);
+            CAPTURE(n);
+            CAPTURE(p);
+            ChangeFields f;
+            f.actor = actor(9);
+            f.seq = seq;
+            for (std::size_t i = 0; i < n; ++i) f.deps.push_back(hash_n(static_cast<int>(i)));
+            std::sort(f.deps.begin(), f.deps.end());
+            f.timestamp_ms = ts;
+            f.message = message;
+            f.payload = repeat(p, static_cast<std::uint8_t>(p));
+            Change built = Change::build(f);
+            Change decoded = Change::decode(built.bytes());
+            for (const Change* c : {&built, &decoded}) {
+              CHECK(c->actor() == f.actor);
+              CHECK(c->seq() == seq);
+              CHECK(c->deps() == f.deps);
+              CHECK(c->deps().to_vector() == f.deps);
+              CHECK(c->timestamp_ms() == ts);
+              CHECK(c->message() == message);
+              CHECK(Bytes(c->payload().begin(), c->payload().end()) == f.payload);
+            }
+            CHECK(decoded.hash() == built.hash());
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("encoding: DepsView reads the deps in place") {
+  ChangeFields f = golden_fields();
+  for (int i = 0; i < 20; ++i) f.deps.push_back(hash_n(i));
+  std::vector<ChangeHash> deps = sorted(f.deps);
+  Change c = Change::build(f);
+  DepsView view = c.deps();
+  REQUIRE(view.size() == 20);
+  CHECK_FALSE(view.empty());
+  for (std::size_t i = 0; i < deps.size(); ++i) {
+    CHECK(view[i] == deps[i]);
+    CHECK(view.contains(deps[i]));
+  }
+  CHECK_FALSE(view.contains(hash_n(1000)));
+  CHECK(std::vector<ChangeHash>(view.begin(), view.end()) == deps);
+  CHECK(std::distance(view.begin(), view.end()) == 20);
+  CHECK(view == deps);
+  std::vector<ChangeHash> other = deps;
+  other.back() = hash_n(1000);
+  CHECK_FALSE(view == other);
+  other.pop_back();
+  CHECK_FALSE(view == other);
+
+  // The view borrows the body that every copy shares: it outlives the Change it came from.
+  DepsView kept;
+  std::optional<Change> copy;
+  {
+    Change original = Change::decode(c.bytes());
+    copy = original;
+    kept = original.deps();
+  }
+  CHECK(kept == deps);
+  CHECK(copy->bytes().data() != c.bytes().data());
+
+  Change empty = Change::build(golden_fields());
+  CHECK(empty.deps().empty());
+  CHECK(empty.deps().begin() == empty.deps().end());
+  CHECK_FALSE(empty.deps().contains(hash_n(0)));
+}
+
+TEST_CASE("encoding: copies share one body; assignment and moves keep it alive") {
+  Change a = Change::build(golden_fields());
+  ChangeFields other = golden_fields();
+  other.seq = 2;
+  Change b = Change::build(other);
+  const std::uint8_t* a_bytes = a.bytes().data();
+
+  Change copy = a;
+  CHECK(copy.bytes().data() == a_bytes);
+  copy = b;  // releases its share of a's body
+  CHECK(copy.hash() == b.hash());
+  const Change& same = copy;
+  copy = same;  // self-assignment keeps the body
+  CHECK(copy.hash() == b.hash());
+  Change moved = std::move(copy);
+  CHECK(moved.hash() == b.hash());
+  copy = a;  // a moved-from change can be assigned to
+  CHECK(copy.bytes().data() == a_bytes);
+  moved = std::move(copy);
+  CHECK(moved.bytes().data() == a_bytes);
+
+  std::vector<Change> many(100, a);
+  many.erase(many.begin(), many.begin() + 50);
+  many.resize(10, b);
+  CHECK(many.front().bytes().data() == a_bytes);
+  CHECK(a.seq() == 1);
+}
+
 TEST_CASE("encoding: build sorts and deduplicates deps, and the encoding is canonical") {
   ChangeFields messy = golden_fields();
   messy.deps = {hash_n(3), hash_n(1), hash_n(2), hash_n(1), hash_n(3)};
@@ -238,7 +354,7 @@ TEST_CASE("encoding: build sorts and deduplicates deps, and the encoding is cano
   ChangeFields again;
   again.actor = d.actor();
   again.seq = d.seq();
-  again.deps = d.deps();
+  again.deps = d.deps().to_vector();
   again.timestamp_ms = d.timestamp_ms();
   again.message = d.message();
   again.payload = Bytes(d.payload().begin(), d.payload().end());

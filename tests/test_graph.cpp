@@ -7,9 +7,11 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "dagsync/hash_index.h"
 #include "helpers.h"
 
 using namespace dagsync;
@@ -377,6 +379,276 @@ TEST_CASE("graph: a batch is atomic") {
   ImportStatus ok = g.add(std::vector<Change>{a[1], b[0], b[1], a[2]});
   CHECK(ok.success == ranges({{1, {{2, 4}}}, {2, {{1, 4}}}}));
   CHECK(g.pending_count() == 0);
+}
+
+TEST_CASE("graph: a batch that stops applying in order midway is rolled back first") {
+  // With nothing pending, add() applies a batch change by change as long as each is new, its
+  // actor's next seq and has its deps; at the first that is not, it undoes the ones before
+  // and takes the general path. The undo must leave no trace of them.
+  ChangeGraph g(actor(9));
+  auto a = chain(1, 3);
+  auto b = chain(2, 2);
+  g.add(a[0]);
+  g.add(b[0]);  // two heads
+  REQUIRE(g.heads().size() == 2);
+  Snapshot before = snapshot(g);
+  Change merge = make_change(1, 2, {a[0].hash(), b[0].hash()}, "merge");
+  Change newcomer = make_change(7, 1, {merge.hash()});  // an actor the graph has not seen
+  Change newcomer2 = make_change(7, 2, {newcomer.hash()});
+  Change a2_other = make_change(1, 2, {a[0].hash()}, "equivocating");
+  Change gap = make_change(7, 4, {newcomer2.hash()});
+
+  SUBCASE("an equivocation after the in-order prefix") {
+    check_refused(g,
+                  [&] {
+                    g.add(std::vector<Change>{merge, newcomer, newcomer2, a2_other});
+                  },
+                  {"equivocation", merge.hash().hex(), a2_other.hash().hex()});
+  }
+  SUBCASE("a seq gap after the in-order prefix") {
+    check_refused(g,
+                  [&] {
+                    g.add(std::vector<Change>{merge, newcomer, newcomer2, gap});
+                  },
+                  {"seq gap", gap.hash().hex()});
+  }
+  SUBCASE("the pending limit, reached by the tail of the batch") {
+    ChangeGraph tight(actor(9), GraphLimits{1, 1u << 20});
+    tight.add(a[0]);
+    tight.add(b[0]);
+    Change waits1 = make_change(3, 1, {make_change(4, 1, {}).hash()});
+    Change waits2 = make_change(5, 1, {make_change(6, 1, {}).hash()});
+    check_refused(tight,
+                  [&] {
+                    tight.add(std::vector<Change>{merge, newcomer, waits1, waits2});
+                  },
+                  {"pending limit"});
+    CHECK(snapshot(tight) == before);
+  }
+  CHECK(snapshot(g) == before);
+  for (const Change& c : {merge, newcomer, newcomer2}) {
+    CHECK_FALSE(g.has(c.hash()));
+    CHECK_FALSE(g.get(c.hash()).has_value());
+    CHECK(g.depth(c.hash()) == 0);
+  }
+  CHECK(g.version_vector().get(actor(7)) == 0);
+
+  // The graph is intact: the good prefix applies afterwards, in order.
+  ImportStatus ok = g.add(std::vector<Change>{merge, newcomer, newcomer2});
+  CHECK(ok.applied == std::vector<ChangeHash>{merge.hash(), newcomer.hash(), newcomer2.hash()});
+  CHECK(ok.success == ranges({{1, {{2, 3}}}, {7, {{1, 3}}}}));
+  CHECK(g.heads() == std::vector<ChangeHash>{newcomer2.hash()});
+  CHECK(g.depth(newcomer2.hash()) == 4);
+  CHECK(g.version_vector().get(actor(7)) == 2);
+  CHECK(topological(g.changes()));
+}
+
+TEST_CASE("graph: a batch that stops applying in order midway keeps its general-path outcome") {
+  ChangeGraph g(actor(9));
+  auto a = chain(1, 4);
+  auto b = chain(2, 2);
+
+  SUBCASE("a missing dep parks the tail") {
+    // a[3] waits for a[2], which is not in the batch.
+    ImportStatus s = g.add(std::vector<Change>{a[0], a[1], b[0], a[3], b[1]});
+    // The general path's order: ready changes first, then those they wake.
+    CHECK(s.applied == std::vector<ChangeHash>{a[0].hash(), b[0].hash(), a[1].hash(), b[1].hash()});
+    CHECK(s.success == ranges({{1, {{1, 3}}}, {2, {{1, 3}}}}));
+    CHECK(s.pending == ranges({{1, {{4, 5}}}}));
+    CHECK(g.is_pending(a[3].hash()));
+    ImportStatus rest = g.add(a[2]);
+    CHECK(rest.applied == std::vector<ChangeHash>{a[2].hash(), a[3].hash()});
+  }
+  SUBCASE("a duplicate inside the batch is counted once") {
+    ImportStatus s = g.add(std::vector<Change>{a[0], a[1], a[0], a[2]});
+    CHECK(s.applied == std::vector<ChangeHash>{a[0].hash(), a[1].hash(), a[2].hash()});
+    CHECK(s.duplicates == 1);
+  }
+  SUBCASE("a change already applied") {
+    g.add(a[0]);
+    ImportStatus s = g.add(std::vector<Change>{a[1], a[0], a[2]});
+    CHECK(s.applied == std::vector<ChangeHash>{a[1].hash(), a[2].hash()});
+    CHECK(s.duplicates == 1);
+  }
+  SUBCASE("a change that a pending one waits for") {
+    g.add(a[2]);  // waits for a[1]
+    REQUIRE(g.pending_count() == 1);
+    // In order up to a[1], which wakes a[2]: rolled back, then the general path applies all.
+    ImportStatus s = g.add(std::vector<Change>{b[0], a[0], a[1]});
+    CHECK(s.applied == std::vector<ChangeHash>{b[0].hash(), a[0].hash(), a[1].hash(), a[2].hash()});
+    CHECK(s.success == ranges({{1, {{1, 4}}}, {2, {{1, 2}}}}));
+    CHECK(g.pending_count() == 0);
+  }
+  SUBCASE("an in-order batch unrelated to a pending change") {
+    g.add(a[2]);  // waits for a[1]
+    ImportStatus s = g.add(std::vector<Change>{b[0], a[0], b[1]});
+    CHECK(s.applied == std::vector<ChangeHash>{b[0].hash(), a[0].hash(), b[1].hash()});
+    CHECK(g.is_pending(a[2].hash()));
+    CHECK(g.missing_deps() == std::vector<ChangeHash>{a[1].hash()});
+  }
+  SUBCASE("changes out of order within the batch") {
+    ImportStatus s = g.add(std::vector<Change>{a[1], a[0]});
+    CHECK(s.applied == std::vector<ChangeHash>{a[0].hash(), a[1].hash()});
+    CHECK(s.success == ranges({{1, {{1, 3}}}}));
+  }
+  CHECK(g.pending_count() + g.size() > 0);
+  CHECK(topological(g.changes()));
+}
+
+TEST_CASE("graph: in-order batches give the same statuses and queries as one-by-one adds") {
+  // Three actors, branching and merging, delivered in application order in batches of
+  // several sizes and one by one.
+  ChangeGraph source(actor(9));
+  std::mt19937 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    std::uint8_t who = static_cast<std::uint8_t>(1 + rng() % 3);
+    ChangeGraph& g = source;
+    ChangeFields f;
+    f.actor = actor(who);
+    f.seq = g.version_vector().get(f.actor) + 1;
+    // Build on all heads, or only on the actor's own last change (a branch).
+    if (rng() % 4 == 0 && f.seq > 1) {
+      f.deps = {g.changes()[0].hash()};
+      for (const Change& c : g.changes()) {
+        if (c.actor() == f.actor && c.seq() == f.seq - 1) f.deps = {c.hash()};
+      }
+    } else {
+      f.deps = g.heads();
+    }
+    f.payload = text("change " + std::to_string(i));
+    g.add(Change::build(f));
+  }
+  const std::vector<Change>& all = source.changes();
+  for (std::size_t batch : {std::size_t(1), std::size_t(2), std::size_t(7), std::size_t(300)}) {
+    CAPTURE(batch);
+    ChangeGraph g(actor(8));
+    std::vector<ChangeHash> applied;
+    for (std::size_t i = 0; i < all.size(); i += batch) {
+      ImportStatus s = g.add(slice(all, i, std::min(all.size(), i + batch)));
+      CHECK(s.pending.empty());
+      CHECK(s.duplicates == 0);
+      applied.insert(applied.end(), s.applied.begin(), s.applied.end());
+    }
+    CHECK(applied == hashes_of(all));
+    CHECK(g.heads() == source.heads());
+    CHECK(g.version_vector() == source.version_vector());
+    for (const Change& c : all) CHECK(g.depth(c.hash()) == source.depth(c.hash()));
+  }
+}
+
+TEST_CASE("graph: the hash index finds every change across its growth") {
+  ChangeGraph g(actor(9));
+  auto a = chain(1, 3000);
+  for (std::size_t i = 0; i < a.size(); i += 100) g.add(slice(a, i, i + 100));
+  REQUIRE(g.size() == a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(g.has(a[i].hash()));
+    CHECK(g.get(a[i].hash())->hash() == a[i].hash());
+    CHECK(g.depth(a[i].hash()) == i + 1);
+  }
+  for (int i = 0; i < 3000; ++i) {
+    CHECK_FALSE(g.has(sha256(as_bytes("absent " + std::to_string(i)))));
+  }
+  ChangeGraph copy = g;
+  copy.add(make_change(2, 1, {a.back().hash()}));
+  CHECK(copy.size() == g.size() + 1);
+  CHECK(copy.has(a[1234].hash()));
+  ChangeGraph moved = std::move(copy);
+  CHECK(moved.has(a[2999].hash()));
+}
+
+namespace {
+
+// A hash whose first 31 bytes are all `prefix` and whose last byte is `last`.
+ChangeHash prefixed_hash(std::uint8_t prefix, std::uint8_t last) {
+  ChangeHash h;
+  h.bytes.fill(prefix);
+  h.bytes.back() = last;
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("hash index: hashes sharing long prefixes and fingerprints, inserts and erases") {
+  // The index stores node numbers; the caller's table holds the hashes.
+  std::vector<ChangeHash> hashes;
+  auto hash_of = [&](std::uint32_t node) -> const ChangeHash& { return hashes[node]; };
+  HashIndex index(42);
+
+  SUBCASE("hashes that differ only in their last byte") {
+    for (int i = 0; i < 256; ++i) hashes.push_back(prefixed_hash(0xab, std::uint8_t(i)));
+  }
+  SUBCASE("hashes with equal fingerprints") {
+    // Birthday search for 32-bit fingerprint collisions: expected after ~2^16 tries.
+    std::unordered_map<std::uint32_t, ChangeHash> seen;
+    for (int i = 0; hashes.size() < 8 && i < 2'000'000; ++i) {
+      ChangeHash h = sha256(as_bytes("fingerprint " + std::to_string(i)));
+      auto [it, fresh] = seen.emplace(index.fingerprint(h), h);
+      if (!fresh) {
+        hashes.push_back(it->second);
+        hashes.push_back(h);
+        seen.erase(it);
+      }
+    }
+    REQUIRE(hashes.size() >= 2);
+    CHECK(index.fingerprint(hashes[0]) == index.fingerprint(hashes[1]));
+    // And many ordinary ones around them.
+    for (int i = 0; i < 200; ++i) hashes.push_back(sha256(as_bytes("other " + std::to_string(i))));
+  }
+
+  for (std::uint32_t i = 0; i < hashes.size(); ++i) {
+    CHECK_FALSE(index.find(hashes[i], hash_of).has_value());
+    index.insert(hashes[i], i);
+  }
+  CHECK(index.size() == hashes.size());
+  CHECK(index.capacity() >= hashes.size() * 4 / 3);
+  for (std::uint32_t i = 0; i < hashes.size(); ++i) CHECK(index.find(hashes[i], hash_of) == i);
+  CHECK_FALSE(index.find(prefixed_hash(0xcd, 1), hash_of).has_value());
+
+  // Erase every other one (backward shifts move later members of the probe runs up).
+  for (std::uint32_t i = 0; i < hashes.size(); i += 2) CHECK(index.erase(hashes[i], hash_of));
+  CHECK_FALSE(index.erase(hashes[0], hash_of));
+  for (std::uint32_t i = 0; i < hashes.size(); ++i) {
+    CHECK(index.find(hashes[i], hash_of) ==
+          (i % 2 ? std::optional<std::uint32_t>(i) : std::nullopt));
+  }
+  CHECK(index.size() == hashes.size() / 2);
+}
+
+TEST_CASE("hash index: random inserts and erases agree with std::unordered_map") {
+  std::vector<ChangeHash> hashes;
+  for (int i = 0; i < 2000; ++i) hashes.push_back(sha256(as_bytes("random " + std::to_string(i))));
+  auto hash_of = [&](std::uint32_t node) -> const ChangeHash& { return hashes[node]; };
+  for (std::uint64_t seed : {1, 2, 3}) {
+    CAPTURE(seed);
+    std::mt19937 rng(static_cast<std::uint32_t>(seed));
+    HashIndex index(seed);
+    std::unordered_map<ChangeHash, std::uint32_t, IdHasher> model;
+    for (int step = 0; step < 20'000; ++step) {
+      auto node = static_cast<std::uint32_t>(rng() % hashes.size());
+      const ChangeHash& h = hashes[node];
+      if (rng() % 3 == 0) {
+        CHECK(index.erase(h, hash_of) == (model.erase(h) == 1));
+      } else if (!model.count(h)) {
+        index.insert(h, node);
+        model[h] = node;
+      }
+      if (step % 1000 == 0) {
+        for (std::uint32_t i = 0; i < hashes.size(); ++i) {
+          auto it = model.find(hashes[i]);
+          CHECK(index.find(hashes[i], hash_of) ==
+                (it == model.end() ? std::nullopt : std::optional<std::uint32_t>(it->second)));
+        }
+      }
+    }
+    CHECK(index.size() == model.size());
+    HashIndex moved = std::move(index);
+    CHECK(index.size() == 0);
+    CHECK_FALSE(index.find(hashes[0], hash_of).has_value());
+    index.insert(hashes[0], 0);
+    CHECK(index.find(hashes[0], hash_of) == 0u);
+    CHECK(moved.size() == model.size());
+  }
 }
 
 TEST_CASE("graph: the pending pool is bounded by count") {

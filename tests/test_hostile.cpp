@@ -254,7 +254,7 @@ struct Fixture {
                         [](ByteView b) {
                           // Rebuilt from its fields, the change must encode to the input.
                           Change c = Change::decode(b);
-                          ChangeFields f{c.actor(),        c.seq(),     c.deps(),
+                          ChangeFields f{c.actor(),        c.seq(),     c.deps().to_vector(),
                                          c.timestamp_ms(), c.message(), {}};
                           f.payload.assign(c.payload().begin(), c.payload().end());
                           Change rebuilt = Change::build(f);
@@ -816,8 +816,12 @@ TEST_CASE(
 
     // A change of A's actor at a seq B already holds, with other content.
     const Change& honest = a.changes()[1];
-    Change lie = Change::build(
-        {honest.actor(), honest.seq(), honest.deps(), {}, {}, text("not what actor 1 wrote")});
+    Change lie = Change::build({honest.actor(),
+                                honest.seq(),
+                                honest.deps().to_vector(),
+                                {},
+                                {},
+                                text("not what actor 1 wrote")});
     REQUIRE(b.has(honest.hash()));
 
     SyncMessage hostile = *from_a;

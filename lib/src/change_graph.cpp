@@ -80,13 +80,12 @@ ChangeGraph& ChangeGraph::operator=(ChangeGraph&&) noexcept = default;
 ChangeGraph::~ChangeGraph() = default;
 
 std::optional<std::uint32_t> ChangeGraph::index_of(const ChangeHash& hash) const {
-  auto it = index_.find(hash);
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
+  return index_.find(
+      hash, [this](std::uint32_t node) -> const ChangeHash& { return changes_[node].hash(); });
 }
 
 bool ChangeGraph::has(const ChangeHash& hash) const {
-  return index_.count(hash) != 0;
+  return index_of(hash).has_value();
 }
 bool ChangeGraph::is_pending(const ChangeHash& hash) const {
   return pending_.count(hash) != 0;
@@ -217,8 +216,66 @@ void ChangeGraph::run_plan(Plan& plan) const {
   }
 }
 
+bool ChangeGraph::applies_next(const Change& c) const {
+  if (has(c.hash()) || c.seq() != max_seq(c.actor()) + 1) return false;
+  // A pending change, or one that a pending change waits for, needs the general path: it
+  // wakes or evicts what is parked.
+  if (!pending_.empty() && (pending_.count(c.hash()) || waiters_.count(c.hash()))) return false;
+  for (const ChangeHash& dep : c.deps()) {
+    if (!has(dep)) return false;
+  }
+  return true;
+}
+
+void ChangeGraph::truncate(std::size_t first, std::size_t first_dep,
+                           std::vector<ChangeHash>* heads) {
+  auto hash_of = [this](std::uint32_t node) -> const ChangeHash& { return changes_[node].hash(); };
+  for (std::size_t i = changes_.size(); i-- > first;) {
+    const Change& c = changes_[i];
+    index_.erase(c.hash(), hash_of);
+    auto it = by_actor_.find(c.actor());
+    if (it == by_actor_.end()) continue;
+    if (!it->second.empty() && it->second.back() == i) it->second.pop_back();
+    if (it->second.empty()) by_actor_.erase(it);
+  }
+  changes_.erase(changes_.begin() + static_cast<std::ptrdiff_t>(first), changes_.end());
+  depth_.resize(std::min(depth_.size(), first));
+  dep_begin_.resize(std::min(dep_begin_.size(), first + 1));
+  dep_index_.resize(first_dep);
+  if (heads) heads_ = std::move(*heads);
+}
+
+bool ChangeGraph::add_in_order(std::span<const Change> batch, ImportStatus& status) {
+  const std::size_t first = changes_.size();
+  const std::size_t first_dep = dep_index_.size();
+  // A single change is checked before anything changes and apply_planned() touches the heads
+  // last, without allocating: only longer batches need the heads to roll back to.
+  std::vector<ChangeHash> heads;
+  if (batch.size() > 1) heads = heads_;
+  std::vector<ChangeHash>* restore = batch.size() > 1 ? &heads : nullptr;
+  try {
+    for (const Change& c : batch) {
+      if (!applies_next(c)) {
+        truncate(first, first_dep, restore);
+        return false;
+      }
+      apply_planned(c);
+    }
+  } catch (...) {
+    truncate(first, first_dep, restore);
+    throw;
+  }
+  status.applied.reserve(batch.size());
+  for (const Change& c : batch) {
+    add_to_ranges(status.success, c.actor(), c.seq());
+    status.applied.push_back(c.hash());
+  }
+  return true;
+}
+
 ImportStatus ChangeGraph::add(std::span<const Change> batch) {
   ImportStatus status;
+  if (add_in_order(batch, status)) return status;
   Plan plan;
   std::vector<Change> fresh;
   std::unordered_set<ChangeHash, IdHasher> seen;
@@ -321,20 +378,26 @@ ImportStatus ChangeGraph::add(std::span<const Change> batch) {
 }
 
 void ChangeGraph::apply_planned(const Change& c) {
+  // Every step that may allocate comes before the heads change, so that truncate() can undo
+  // a partial apply from the sizes alone; the heads then change without allocating.
   auto idx = static_cast<std::uint32_t>(changes_.size());
+  if (heads_.size() == heads_.capacity()) heads_.reserve(2 * heads_.size() + 1);
+  changes_.push_back(c);
   std::uint32_t depth = 1;
-  for (const auto& dep : c.deps()) {
-    std::uint32_t d = index_.at(dep);
+  DepsView deps = c.deps();
+  for (const ChangeHash& dep : deps) {
+    std::uint32_t d = *index_of(dep);
     dep_index_.push_back(d);
     depth = std::max(depth, depth_[d] + 1);
-    auto it = std::lower_bound(heads_.begin(), heads_.end(), dep);
-    if (it != heads_.end() && *it == dep) heads_.erase(it);
   }
   dep_begin_.push_back(static_cast<std::uint32_t>(dep_index_.size()));
   depth_.push_back(depth);
-  changes_.push_back(c);
-  index_.emplace(c.hash(), idx);
   by_actor_[c.actor()].push_back(idx);
+  index_.insert(c.hash(), idx);
+  for (const ChangeHash& dep : deps) {
+    auto it = std::lower_bound(heads_.begin(), heads_.end(), dep);
+    if (it != heads_.end() && *it == dep) heads_.erase(it);
+  }
   heads_.insert(std::lower_bound(heads_.begin(), heads_.end(), c.hash()), c.hash());
 }
 

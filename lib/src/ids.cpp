@@ -61,15 +61,42 @@ ActorId random_actor_id() {
   return id;
 }
 
-ChangeHash sha256(ByteView bytes) {
-  ChangeHash out;
-  unsigned int len = 0;
-  // EVP_Digest picks the CPU's SHA extensions when present.
-  if (EVP_Digest(bytes.data(), bytes.size(), out.bytes.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != out.bytes.size()) {
-    throw Error("sha256: OpenSSL EVP_Digest failed");
+namespace {
+
+// OpenSSL 3 looks the algorithm up in its provider store (locks included) on every implicit
+// EVP_sha256() digest, which costs more than hashing a small change. Each thread fetches the
+// algorithm once and reuses one context; they are freed when the thread ends.
+class Sha256Context {
+ public:
+  Sha256Context() : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {}
+  ~Sha256Context() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
   }
-  return out;
+  Sha256Context(const Sha256Context&) = delete;
+  Sha256Context& operator=(const Sha256Context&) = delete;
+
+  ChangeHash digest(ByteView bytes) {
+    ChangeHash out;
+    unsigned int len = 0;
+    if (md_ == nullptr || ctx_ == nullptr || EVP_DigestInit_ex2(ctx_, md_, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_, out.bytes.data(), &len) != 1 || len != out.bytes.size()) {
+      throw Error("sha256: OpenSSL EVP digest failed");
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+}  // namespace
+
+ChangeHash sha256(ByteView bytes) {
+  thread_local Sha256Context context;
+  return context.digest(bytes);
 }
 
 }  // namespace dagsync

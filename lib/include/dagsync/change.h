@@ -3,9 +3,11 @@
 // A change is (actor, seq, deps, timestamp?, message?, payload). It has exactly one encoding
 // (docs/protocol.md, "Change encoding") and its hash is the SHA-256 of those bytes, so equal
 // hashes mean equal changes. `seq` counts an actor's changes from 1; `deps` are the hashes of
-// the changes it builds on, sorted and distinct. Copies are cheap (shared, immutable body).
+// the changes it builds on, sorted and distinct. Copies are cheap (shared, immutable body). A
+// moved-from Change may only be assigned to or destroyed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "dagsync/bytes.h"
+#include "dagsync/deps_view.h"
 #include "dagsync/ids.h"
 #include "dagsync/limits.h"
 
@@ -43,32 +46,70 @@ class Change {
   static Change decode_verified(ByteView bytes, const ChangeHash& expected,
                                 const ChangeLimits& limits = {});
 
+  Change(const Change& other) noexcept : body_(other.body_) {
+    if (body_) body_->retain();
+  }
+  Change(Change&& other) noexcept : body_(other.body_) { other.body_ = nullptr; }
+  Change& operator=(const Change& other) noexcept {
+    if (other.body_) other.body_->retain();
+    Body* old = body_;
+    body_ = other.body_;
+    if (old) old->release();
+    return *this;
+  }
+  Change& operator=(Change&& other) noexcept {
+    if (this != &other) {
+      if (body_) body_->release();
+      body_ = other.body_;
+      other.body_ = nullptr;
+    }
+    return *this;
+  }
+  ~Change() {
+    if (body_) body_->release();
+  }
+
   const ChangeHash& hash() const { return body_->hash; }
   const ActorId& actor() const { return body_->actor; }
-  std::uint64_t seq() const { return body_->seq; }
-  const std::vector<ChangeHash>& deps() const { return body_->deps; }
-  std::optional<std::int64_t> timestamp_ms() const { return body_->timestamp_ms; }
-  const std::optional<std::string>& message() const { return body_->message; }
-  ByteView payload() const { return ByteView(body_->bytes).subspan(body_->payload_offset); }
+  // The fields below are read from the encoding on each call (it was validated once, when
+  // the change was built or decoded); views borrow the body, which every copy shares.
+  std::uint64_t seq() const;
+  DepsView deps() const;
+  std::optional<std::int64_t> timestamp_ms() const;
+  std::optional<std::string> message() const;
+  ByteView payload() const;
   // The canonical encoding: what travels and what is hashed.
-  ByteView bytes() const { return body_->bytes; }
+  ByteView bytes() const { return {body_->data(), body_->size}; }
 
   bool operator==(const Change& other) const { return hash() == other.hash(); }
 
  private:
+  // One allocation per change: this header, then the encoded bytes. Counted references, as
+  // std::shared_ptr counts them (copies may be released on any thread).
   struct Body {
+    std::atomic<std::uint32_t> refs{1};
+    std::uint32_t size = 0;
     ChangeHash hash;
     ActorId actor;
-    std::uint64_t seq = 0;
-    std::vector<ChangeHash> deps;
-    std::optional<std::int64_t> timestamp_ms;
-    std::optional<std::string> message;
-    std::size_t payload_offset = 0;  // the payload is the tail of the encoding
-    Bytes bytes;
+
+    std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1); }
+    const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(this + 1); }
+    void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() {
+      if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(this);
+    }
+    static Body* create(ByteView bytes, const ChangeHash& hash, const ActorId& actor);
+    static void destroy(Body* body);
   };
-  friend class ChangeCodec;
-  explicit Change(std::shared_ptr<const Body> body) : body_(std::move(body)) {}
-  std::shared_ptr<const Body> body_;
+  // Offset of the deps array header in the encoding: after seq, which starts at kSeqAt.
+  std::size_t deps_at() const;
+  // Offset of the timestamp: after the last dep.
+  std::size_t after_deps() const;
+  // Offset of the message (or its nil): after the timestamp.
+  std::size_t message_at() const;
+
+  explicit Change(Body* body) : body_(body) {}
+  Body* body_;
 };
 
 }  // namespace dagsync

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dagsync/change.h"
+#include "dagsync/hash_index.h"
 #include "dagsync/import_status.h"
 #include "dagsync/limits.h"
 #include "dagsync/subscription.h"
@@ -97,6 +98,14 @@ class ChangeGraph {
   void plan_candidate(Plan& plan, const Change& change, bool fresh) const;
   void run_plan(Plan& plan) const;
   void apply_planned(const Change& change);
+  // The common case of a batch that applies in order: each change is new (neither applied
+  // nor pending), is its actor's next seq, has every dep applied or earlier in the batch, and
+  // no pending change waits for it. Applies it and returns true; otherwise leaves the graph
+  // and `status` as they were, for the general path.
+  bool add_in_order(std::span<const Change> batch, ImportStatus& status);
+  bool applies_next(const Change& change) const;
+  // Drops the nodes from `first` on (and restores `heads`): undoes add_in_order.
+  void truncate(std::size_t first, std::size_t first_dep, std::vector<ChangeHash>* heads);
   std::optional<std::uint32_t> index_of(const ChangeHash& hash) const;
   std::uint64_t max_seq(const ActorId& actor) const;
   // Node indices that are ancestors of, or equal to, the held hashes among `heads`.
@@ -110,7 +119,7 @@ class ChangeGraph {
   std::vector<std::uint32_t> dep_begin_;  // node i's deps are dep_index_[begin[i], begin[i+1])
   std::vector<std::uint32_t> dep_index_;
   std::vector<std::uint32_t> depth_;
-  std::unordered_map<ChangeHash, std::uint32_t, IdHasher> index_;
+  HashIndex index_;                                                             // hash -> node
   std::unordered_map<ActorId, std::vector<std::uint32_t>, IdHasher> by_actor_;  // seq-1 -> node
   std::vector<ChangeHash> heads_;
 

@@ -5,6 +5,7 @@
 #include "dagsync/bytes.h"
 #include "dagsync/change.h"
 #include "dagsync/change_graph.h"
+#include "dagsync/deps_view.h"
 #include "dagsync/error.h"
 #include "dagsync/ids.h"
 #include "dagsync/import_status.h"

@@ -42,7 +42,8 @@ using ActorId = FixedId<16, ActorIdTag>;
 // A fresh random actor (OpenSSL's CSPRNG). Tests set actors explicitly instead.
 ActorId random_actor_id();
 
-// SHA-256 of `bytes`, through OpenSSL EVP.
+// SHA-256 of `bytes`, through OpenSSL EVP (which uses the CPU's SHA instructions). Thread-safe;
+// each calling thread keeps one digest context until it exits.
 ChangeHash sha256(ByteView bytes);
 
 // Hash functor for unordered containers. Mixes every word: hashes are uniform already, but
