@@ -21,7 +21,8 @@ namespace {
 RepoOptions quiet(const std::string& id) {
   RepoOptions o;
   o.peer_id = id;
-  o.logger = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  o.logger =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
   o.heartbeat_interval = std::chrono::milliseconds(0);
   return o;
 }
@@ -35,8 +36,8 @@ double percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int run_realtime(int argc, char** argv) {
-  Args args(argc, argv, {{"scheme", "tcp"}, {"k", "1"}, {"rounds", "2000"}, {"P", "64"},
-                         {"warmup", "200"}});
+  Args args(argc, argv,
+            {{"scheme", "tcp"}, {"k", "1"}, {"rounds", "2000"}, {"P", "64"}, {"warmup", "200"}});
   std::string scheme = args.str("scheme");
   if (scheme != "tcp" && scheme != "ws") throw std::invalid_argument("--scheme: tcp or ws");
   auto k = static_cast<std::size_t>(args.num("k"));
@@ -44,8 +45,9 @@ int run_realtime(int argc, char** argv) {
   std::size_t p = args.num("P");
 
   asio::io_context io;
-  Transports transports(io, {}, std::make_shared<spdlog::logger>(
-                                    "bench", std::make_shared<spdlog::sinks::null_sink_mt>()));
+  Transports transports(
+      io, {},
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>()));
   Repo server(io, transports, quiet("server"));
   server.open("doc");
   std::string url = server.listen(scheme == "tcp" ? "tcp://127.0.0.1:0" : "ws://127.0.0.1:0/sync");
@@ -94,8 +96,8 @@ int run_realtime(int argc, char** argv) {
   };
   figure("p50", p50, "<= 100", p50 <= 100);
   figure("p99", p99, "<= 1000", p99 <= 1000);
-  std::cerr << label << ": " << latencies_us.size() << " samples, p50 " << p50 << " us, p99 "
-            << p99 << " us\n";
+  std::cerr << label << ": " << latencies_us.size() << " samples, p50 " << p50 << " us, p99 " << p99
+            << " us\n";
   return 0;
 }
 

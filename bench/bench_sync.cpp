@@ -80,10 +80,13 @@ ChangeGraph graph_of(const ActorId& local, const std::vector<Change>& shared,
 
 int run_sync(int argc, char** argv) {
   Args args(argc, argv,
-            {{"scenario", "a"}, {"shape", "linear"}, {"N", "100000"}, {"D", "10"}, {"A", "3"},
+            {{"scenario", "a"},
+             {"shape", "linear"},
+             {"N", "100000"},
+             {"D", "10"},
+             {"A", "3"},
              {"P", "64"}});
-  ShapeParams params{args.str("shape"), args.num("N"), args.num("D"), args.num("A"),
-                     args.num("P")};
+  ShapeParams params{args.str("shape"), args.num("N"), args.num("D"), args.num("A"), args.num("P")};
   std::string scenario = args.str("scenario");
   if (scenario != "a" && scenario != "b") {
     std::cerr << "--scenario: a (no saved state) or b (saved states)\n";

@@ -62,7 +62,8 @@ ShapeChanges make_shape(const ShapeParams& params) {
   out.shared.reserve(params.n);
   Author author;
   std::vector<ActorId> actors;
-  for (std::uint64_t k = 0; k < params.a; ++k) actors.push_back(named_actor("actor " + std::to_string(k)));
+  for (std::uint64_t k = 0; k < params.a; ++k)
+    actors.push_back(named_actor("actor " + std::to_string(k)));
   std::unordered_map<ActorId, ChangeHash, IdHasher> last_of;
   for (std::uint64_t i = 0; i < params.n; ++i) {
     const ActorId& actor = actors[i % params.a];

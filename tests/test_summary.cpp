@@ -85,7 +85,8 @@ struct Forked {
 
 }  // namespace
 
-TEST_CASE("summary: a first sync without state sends summaries, not filters, and costs the difference") {
+TEST_CASE(
+    "summary: a first sync without state sends summaries, not filters, and costs the difference") {
   Forked f(linear_history(3000, 3, "shared"), 5);
   Exchange ex = ping_pong(f.a, f.b, f.sa, f.sb);
   check_converged(f.a, f.b);

@@ -451,6 +451,27 @@ std::vector<std::uint8_t> ChangeGraph::ancestor_marks(std::span<const ChangeHash
   return marks;
 }
 
+std::size_t ChangeGraph::count_since(std::span<const ChangeHash> heads) const {
+  auto given = [&](const ChangeHash& h) {
+    return std::find(heads.begin(), heads.end(), h) != heads.end();
+  };
+  if (std::all_of(heads_.begin(), heads_.end(), given)) return 0;
+  auto marks = ancestor_marks(heads);
+  return static_cast<std::size_t>(std::count(marks.begin(), marks.end(), std::uint8_t{0}));
+}
+
+void ChangeGraph::visit_since(std::span<const ChangeHash> heads,
+                              const std::function<bool(const Change&)>& visit) const {
+  auto given = [&](const ChangeHash& h) {
+    return std::find(heads.begin(), heads.end(), h) != heads.end();
+  };
+  if (std::all_of(heads_.begin(), heads_.end(), given)) return;
+  auto marks = ancestor_marks(heads);
+  for (std::size_t i = 0; i < changes_.size(); ++i) {
+    if (!marks[i] && !visit(changes_[i])) return;
+  }
+}
+
 std::vector<Change> ChangeGraph::changes_since(std::span<const ChangeHash> heads) const {
   std::vector<Change> out;
   auto given = [&](const ChangeHash& h) {

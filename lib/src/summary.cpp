@@ -16,11 +16,17 @@ std::size_t uint_size(std::uint64_t v) {
   return 9;
 }
 
-std::size_t array_header_size(std::size_t n) { return n < 16 ? 1 : n <= 0xffff ? 3 : 5; }
-std::size_t bin_header_size(std::size_t n) { return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5; }
+std::size_t array_header_size(std::size_t n) {
+  return n < 16 ? 1 : n <= 0xffff ? 3 : 5;
+}
+std::size_t bin_header_size(std::size_t n) {
+  return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
+}
 
 // One actor id in the packed actors bin, and its seq.
-std::size_t entry_size(std::uint64_t seq) { return ActorId::kSize + uint_size(seq); }
+std::size_t entry_size(std::uint64_t seq) {
+  return ActorId::kSize + uint_size(seq);
+}
 
 // [hashes: bin, actors: bin, seqs: [uint...]] with `entry_bytes` for ids and seqs.
 std::size_t level_size(std::size_t hashes, std::size_t entries, std::size_t entry_bytes) {

@@ -71,12 +71,13 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
   // Even a need-only message (the peer waits for deps) gets this: it is exactly what the
   // peer lacks, and without it a long missing chain would come one dep per round trip.
   if (heads_shortcut && std::all_of(their_heads.begin(), their_heads.end(),
-                                [&](const ChangeHash& h) { return graph.has(h); })) {
+                                    [&](const ChangeHash& h) { return graph.has(h); })) {
     // Their heads name their whole history (for an honest peer): no filter needed.
-    for (const Change& c : graph.changes_since(their_heads)) {
-      if (full()) break;
+    graph.visit_since(their_heads, [&](const Change& c) {
+      if (full()) return false;
       choose(c);
-    }
+      return true;
+    });
     exact = true;
   } else if (state.their_summary) {
     if (auto missing = missing_from(graph, *state.their_summary)) {
@@ -148,7 +149,7 @@ void describe_history(const ChangeGraph& graph, const SyncState& state, bool sum
     constexpr std::size_t kPartialShare = 8;
     std::size_t held = 0;
     for (const auto& h : state.shared_heads) held += graph.has(h) ? 1 : 0;
-    std::size_t filter = have_size(held, graph.changes_since(state.shared_heads).size());
+    std::size_t filter = have_size(held, graph.count_since(state.shared_heads));
     std::size_t full = full_summary_size(graph);
     std::optional<Summary> summary;
     if (full <= kPartialAbove && full < filter) {
@@ -262,7 +263,8 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
     used += size;
     ++take;
   }
-  to_send.changes.erase(to_send.changes.begin() + static_cast<std::ptrdiff_t>(take), to_send.changes.end());
+  to_send.changes.erase(to_send.changes.begin() + static_cast<std::ptrdiff_t>(take),
+                        to_send.changes.end());
 
   for (const Change& c : to_send.changes) state.sent_hashes.insert(c.hash());
   state.last_sent_heads = our_heads;

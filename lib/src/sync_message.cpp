@@ -82,7 +82,8 @@ Summary decode_summary(MsgpackReader& r, const SyncLimits& limits) {
   summary.levels.reserve(levels);
   for (std::uint32_t i = 0; i < levels; ++i) {
     SummaryLevel level;
-    if (r.array("summary level", 3) != 3) r.fail("summary level", "expected [hashes, actors, seqs]");
+    if (r.array("summary level", 3) != 3)
+      r.fail("summary level", "expected [hashes, actors, seqs]");
     read_ids(r, "summary.hashes", limits.max_hashes, true, level.hashes);
     std::vector<ActorId> actors;
     read_ids(r, "summary.actors", actors_left, true, actors);

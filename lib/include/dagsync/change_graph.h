@@ -70,6 +70,11 @@ class ChangeGraph {
   // Applied changes that are not ancestors of (or equal to) any of `heads`; hashes the graph
   // does not hold are ignored. Application order.
   std::vector<Change> changes_since(std::span<const ChangeHash> heads) const;
+  // changes_since(heads).size(), without building the list.
+  std::size_t count_since(std::span<const ChangeHash> heads) const;
+  // Calls `visit` on each change of changes_since(heads), in order, until it returns false.
+  void visit_since(std::span<const ChangeHash> heads,
+                   const std::function<bool(const Change&)>& visit) const;
   // Hashes needed to apply the pending changes, plus those of `heads` we neither hold nor
   // have pending. Sorted.
   std::vector<ChangeHash> missing_deps(std::span<const ChangeHash> heads = {}) const;
