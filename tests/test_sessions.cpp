@@ -447,7 +447,8 @@ TEST_CASE("sessions: a hello from an unexpected peer is refused") {
   CHECK(client.peers().empty());
 }
 
-TEST_CASE("sessions: a backlog over the message limit streams in bounded parts over every transport") {
+TEST_CASE(
+    "sessions: a backlog over the message limit streams in bounded parts over every transport") {
   for (const auto& scheme : kSchemes) {
     CAPTURE(scheme);
     asio::io_context io;
@@ -461,9 +462,8 @@ TEST_CASE("sessions: a backlog over the message limit streams in bounded parts o
     // 2 MiB of history: at least 32 parts of at most 64 KiB.
     for (int i = 0; i < 256; ++i) a.commit("doc", Bytes(8u << 10, static_cast<std::uint8_t>(i)));
     std::vector<std::size_t> sizes;  // b's document size at each arrival
-    auto sub = b.on_remote_changes([&](const RemoteChanges& r) {
-      sizes.push_back(b.find(r.doc_id)->size());
-    });
+    auto sub = b.on_remote_changes(
+        [&](const RemoteChanges& r) { sizes.push_back(b.find(r.doc_id)->size()); });
     b.connect(a.listen(listen_url(scheme, "stream-" + scheme)));
     REQUIRE(run_until(io, [&] { return same_document({&a, &b}, "doc", 256); }));
     CHECK(sizes.size() >= 32);
@@ -472,5 +472,22 @@ TEST_CASE("sessions: a backlog over the message limit streams in bounded parts o
     REQUIRE(stats.size() == 1);
     CHECK(stats[0].changes_sent == 256);
     CHECK(stats[0].connected);  // never cut for an oversized frame
+  }
+}
+
+TEST_CASE("sessions: a sync frame built in the payload's buffer equals the encoded envelope") {
+  for (std::size_t size : {0u, 10u, 300u, 70'000u}) {
+    CAPTURE(size);
+    Envelope e;
+    e.type = Envelope::Type::kSync;
+    e.seq = 12345;
+    e.doc_id = "doc";
+    e.payload = Bytes(size, 0x5a);
+    Bytes expected = e.encode();
+    Bytes frame = e.take_frame();
+    CHECK(frame == expected);
+    CHECK(e.payload.empty());
+    Envelope back = Envelope::decode(frame, 1u << 20);
+    CHECK(back.payload == Bytes(size, 0x5a));
   }
 }

@@ -23,6 +23,33 @@ const char* to_string(Envelope::Type type) {
   return "unknown";
 }
 
+Bytes Envelope::take_frame() {
+  if (type != Type::kSync) return encode();
+  Bytes head;
+  MsgpackWriter w(head);
+  w.array(5);
+  w.uint(kVersion);
+  w.uint(static_cast<std::uint64_t>(type));
+  w.uint(seq);
+  w.str(doc_id);
+  // The payload's bin header, as MsgpackWriter::bin would write it.
+  std::size_t n = payload.size();
+  if (n <= 0xff) {
+    head.insert(head.end(), {0xc4, static_cast<std::uint8_t>(n)});
+  } else if (n <= 0xffff) {
+    head.insert(head.end(),
+                {0xc5, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+  } else {
+    head.insert(head.end(),
+                {0xc6, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                 static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+  }
+  Bytes frame = std::move(payload);
+  payload.clear();
+  frame.insert(frame.begin(), head.begin(), head.end());
+  return frame;
+}
+
 Bytes Envelope::encode() const {
   Bytes out;
   out.reserve(32 + doc_id.size() + payload.size());

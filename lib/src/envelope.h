@@ -36,6 +36,9 @@ struct Envelope {
   std::string error;
 
   Bytes encode() const;
+  // encode(), built in the payload's own buffer (the header moved in front of it), so a
+  // large sync message is not held twice while it is framed. Leaves the payload empty.
+  Bytes take_frame();
   // Throws DecodeError naming the field; `max_payload` bounds the sync message bytes.
   static Envelope decode(ByteView bytes, std::size_t max_payload);
 };

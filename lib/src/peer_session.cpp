@@ -73,7 +73,7 @@ void PeerSession::arm_heartbeat() {
 void PeerSession::send(Envelope envelope) {
   if (closed_) return;
   envelope.seq = send_seq_++;
-  Bytes frame = envelope.encode();
+  Bytes frame = envelope.take_frame();
   ++stats_.frames_sent;
   stats_.bytes_sent += frame.size();
   connection_->send(std::move(frame));  // a refusal closes the connection: on_closed follows

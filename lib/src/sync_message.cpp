@@ -105,7 +105,11 @@ Summary decode_summary(MsgpackReader& r, const SyncLimits& limits) {
 Bytes SyncMessage::encode() const {
   Bytes out;
   std::size_t change_total = change_bytes();
-  out.reserve(64 + (heads.size() + need.size()) * 32 + change_total);
+  // Headroom for the rest, and for the envelope header framed in front of it in place.
+  std::size_t have_bytes = 0;
+  for (const Have& h : have) have_bytes += 32 + h.last_sync.size() * 32 + h.bloom.bits().size();
+  out.reserve(256 + (heads.size() + need.size()) * 32 + have_bytes + change_total +
+              (summary ? summary->encoded_size() : 0));
   MsgpackWriter w(out);
   w.array(kFields);
   w.uint(kVersion);
