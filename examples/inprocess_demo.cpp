@@ -22,13 +22,24 @@ std::string heads_text(const std::vector<ChangeHash>& heads) {
   return out;
 }
 
-void print_message(const char* from, const char* to, const SyncMessage& m, std::size_t bytes) {
+// What the message says about its sender's history: a Bloom filter, an exact summary, or
+// nothing (the peer already holds the sender's heads).
+std::string history_text(const SyncMessage& m) {
+  if (m.summary) {
+    return "summary " + std::to_string(m.summary->levels.size()) + " level(s)/" +
+           std::to_string(m.summary->encoded_size()) + " B";
+  }
+  if (m.have.empty()) return "no description";
   std::size_t filter_bytes = 0;
   for (const auto& h : m.have) filter_bytes += h.bloom.bits().size();
-  std::printf("  %s -> %s  heads [%s]  need [%s]  filter %zu entries/%zu B  changes %zu  %zu B\n",
-              from, to, heads_text(m.heads).c_str(), heads_text(m.need).c_str(),
-              m.have.empty() ? std::size_t{0} : static_cast<std::size_t>(m.have[0].bloom.entries()),
-              filter_bytes, m.changes.size(), bytes);
+  return "filter " + std::to_string(m.have[0].bloom.entries()) + " entries/" +
+         std::to_string(filter_bytes) + " B";
+}
+
+void print_message(const char* from, const char* to, const SyncMessage& m, std::size_t bytes) {
+  std::printf("  %s -> %s  heads [%s]  need [%s]  %s  changes %zu  %zu B\n", from, to,
+              heads_text(m.heads).c_str(), heads_text(m.need).c_str(), history_text(m).c_str(),
+              m.changes.size(), bytes);
 }
 
 Bytes text(const std::string& s) {

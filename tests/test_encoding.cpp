@@ -11,6 +11,7 @@
 
 #include "helpers.h"
 #include "msgpack_io.h"
+#include "wire.h"
 
 using namespace dagsync;
 using namespace dagsync::test;
@@ -24,14 +25,6 @@ ChangeHash hash_n(int n) {
 Bytes cat(std::initializer_list<Bytes> parts) {
   Bytes out;
   for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-template <typename F>
-Bytes pack(F&& fn) {
-  Bytes out;
-  MsgpackWriter w(out);
-  fn(w);
   return out;
 }
 
@@ -1089,7 +1082,7 @@ TEST_CASE("encoding: sync message decode errors") {
   };
   ChangeHash lo = std::min(hash_n(1), hash_n(2));
   ChangeHash hi = std::max(hash_n(1), hash_n(2));
-  const Bytes e{0xc4, 0x00};  // an empty hash list, or no changes
+  const Bytes e{0xc4, 0x00};     // an empty hash list, or no changes
   const Bytes tail{0xc0, 0x00};  // no summary, no flags
 
   rejected({0x95, 0x01, 0x90, 0x90, 0x90, 0x90}, {"version", "unsupported version 1"});
@@ -1108,10 +1101,22 @@ TEST_CASE("encoding: sync message decode errors") {
            {"summary level", "expected [hashes, actors, seqs]"});
   const ActorId one = actor(1);
   const Bytes one_bytes(one.bytes.begin(), one.bytes.end());
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10}, one_bytes,
+  rejected(cat({{0x97, 0x02},
+                e,
+                e,
+                {0x90},
+                e,
+                {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10},
+                one_bytes,
                 {0x90, 0x00}}),
            {"summary.seqs", "one seq per actor"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10}, one_bytes,
+  rejected(cat({{0x97, 0x02},
+                e,
+                e,
+                {0x90},
+                e,
+                {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10},
+                one_bytes,
                 {0x91, 0x00, 0x00}}),
            {"summary.seq", "at least 1"});
   rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0xc0, 0x02}}), {"flags", "unknown flag bits 2"});
@@ -1120,11 +1125,17 @@ TEST_CASE("encoding: sync message decode errors") {
   // short by the end of the changes.
   Bytes bad_change(golden.bytes().begin(), golden.bytes().end());
   bad_change[20] = 0x00;  // seq 1 -> 0
-  auto changes_bin = [](const Bytes& packed) { return pack([&](MsgpackWriter& w) { w.bin(packed); }); };
+  auto changes_bin = [](const Bytes& packed) {
+    return pack([&](MsgpackWriter& w) { w.bin(packed); });
+  };
   Bytes good(golden.bytes().begin(), golden.bytes().end());
   rejected(cat({{0x97, 0x02}, e, e, {0x90}, changes_bin(cat({good, bad_change})), tail}),
            {"change 1", "seq", "at least 1"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, changes_bin(cat({good, Bytes(good.begin(), good.end() - 1)})),
+  rejected(cat({{0x97, 0x02},
+                e,
+                e,
+                {0x90},
+                changes_bin(cat({good, Bytes(good.begin(), good.end() - 1)})),
                 tail}),
            {"change 1"});
 
@@ -1305,4 +1316,36 @@ TEST_CASE("encoding: to_hex and from_hex") {
   CHECK_THROWS_AS(ActorId::from_hex(h.hex()), DecodeError);
   CHECK(ActorId::from_hex(std::string(32, '0') + "") == ActorId{});
   CHECK(ActorId::from_bytes(actor(5).view()) == actor(5));
+}
+
+TEST_CASE("encoding: decode_prefix reads changes packed back to back") {
+  ChangeFields f = golden_fields();
+  Change first = Change::build(f);
+  f.seq = 2;
+  f.deps = {first.hash()};
+  f.payload = text("second");
+  Change second = Change::build(f);
+  Bytes packed(first.bytes().begin(), first.bytes().end());
+  packed.insert(packed.end(), second.bytes().begin(), second.bytes().end());
+
+  std::size_t used = 0;
+  Change a = Change::decode_prefix(packed, used);
+  CHECK(a.hash() == first.hash());
+  CHECK(used == first.bytes().size());
+  std::size_t used2 = 0;
+  Change b = Change::decode_prefix(ByteView(packed).subspan(used), used2);
+  CHECK(b.hash() == second.hash());
+  CHECK(used + used2 == packed.size());
+  // decode() of the same bytes refuses what follows the first change.
+  CHECK_THROWS_WITH_AS(Change::decode(packed), doctest::Contains("trailing bytes"), DecodeError);
+  // The size limit applies to the change itself, not to what follows it.
+  ChangeLimits tight;
+  tight.max_change_bytes = first.bytes().size();
+  CHECK_NOTHROW(Change::decode_prefix(packed, used, tight));
+  tight.max_change_bytes = first.bytes().size() - 1;
+  CHECK_THROWS_WITH_AS(Change::decode_prefix(packed, used, tight),
+                       doctest::Contains("exceed limit"), DecodeError);
+  // Cut short: a clear error.
+  CHECK_THROWS_WITH_AS(Change::decode_prefix(ByteView(packed).first(10), used),
+                       doctest::Contains("change: "), DecodeError);
 }

@@ -9,19 +9,12 @@
 
 #include "helpers.h"
 #include "msgpack_io.h"
+#include "wire.h"
 
 using namespace dagsync;
 using namespace dagsync::test;
 
 namespace {
-
-template <typename F>
-Bytes pack(F&& fn) {
-  Bytes out;
-  MsgpackWriter w(out);
-  fn(w);
-  return out;
-}
 
 Bytes splice(ByteView bytes, std::size_t offset, std::size_t size, ByteView replacement) {
   Bytes out(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(offset));
@@ -396,23 +389,8 @@ void expect_rejected(Decoder& d, const Bytes& bytes, std::vector<std::string> ne
 // A sync message with one `have` whose filter has the given wire fields.
 Bytes message_with_bloom(std::uint64_t entries, std::uint64_t bits_per_entry, std::uint64_t probes,
                          const Bytes& bits) {
-  return pack([&](MsgpackWriter& w) {
-    w.array(7);
-    w.uint(2);
-    w.bin({});
-    w.bin({});
-    w.array(1);
-    w.array(2);
-    w.bin({});
-    w.array(4);
-    w.uint(entries);
-    w.uint(bits_per_entry);
-    w.uint(probes);
-    w.bin(bits);
-    w.bin({});
-    w.nil();
-    w.uint(0);
-  });
+  return message_with_bloom_field(entries, bits_per_entry, probes,
+                                  pack([&](MsgpackWriter& w) { w.bin(bits); }));
 }
 
 // Every part of a SyncState, for "unchanged" checks.
@@ -598,12 +576,10 @@ TEST_CASE(
                     {"fields", "expected array"});
     expect_rejected(message, Bytes{0x97, 0x02, 0xc0, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0xc0, 0x00},
                     {"heads"});
-    expect_rejected(message,
-                    Bytes{0x97, 0x02, 0xc4, 0x00, 0xa1, 'x', 0x90, 0xc4, 0x00, 0xc0, 0x00},
+    expect_rejected(message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xa1, 'x', 0x90, 0xc4, 0x00, 0xc0, 0x00},
                     {"need"});
-    expect_rejected(message,
-                    Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x80, 0xc4, 0x00, 0xc0, 0x00},
-                    {"have"});
+    expect_rejected(
+        message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x80, 0xc4, 0x00, 0xc0, 0x00}, {"have"});
     expect_rejected(message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0x91, 0xc0, 0x00},
                     {"changes"});
     expect_rejected(message,
@@ -737,8 +713,8 @@ TEST_CASE(
     std::vector<std::pair<std::string, Bytes>> messages = {
         {"have", msg({e, e, claim32, e, tail})},
         {"summary", msg({e, e, {0x90}, e, claim32, {0x00}})},
-        {"summary.seqs", msg({e, e, {0x90}, e, {0x91, 0x93}, e, {0xc4, 0x10}, Bytes(16, 1),
-                                  claim32, {0x00}})},
+        {"summary.seqs",
+         msg({e, e, {0x90}, e, {0x91, 0x93}, e, {0xc4, 0x10}, Bytes(16, 1), claim32, {0x00}})},
     };
     SyncLimits wide_summary = wide;
     wide_summary.max_summary_levels = UINT32_MAX;

@@ -31,6 +31,7 @@
 #include "envelope.h"
 #include "msgpack_io.h"
 #include "net_helpers.h"
+#include "wire.h"
 
 // ---- allocation tracking ------------------------------------------------------------------
 // Replaces the global allocation functions of this test binary with malloc/free: while
@@ -126,14 +127,6 @@ RepoOptions options_for(const std::string& id) {
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-template <typename F>
-Bytes pack(F&& fn) {
-  Bytes out;
-  MsgpackWriter w(out);
-  fn(w);
-  return out;
 }
 
 Bytes concat(Bytes a, ByteView b) {
@@ -955,24 +948,7 @@ TEST_CASE("hostile peers: Bloom filters with absurd parameters") {
         io, scheme, [&](RepoOptions& o) { o.sync_limits = sl; }, to);
     const std::size_t bound = to.max_frame_bytes;
 
-    // [2, heads, need, [[last_sync, [entries, bits_per_entry, probes, bits]]], changes, nil, 0]
-    auto with_bloom = [](std::uint64_t entries, std::uint64_t bpe, std::uint64_t probes,
-                         Bytes bits_field) {
-      Bytes head = pack([&](MsgpackWriter& w) {
-        w.array(7);
-        w.uint(2);
-        w.bin({});
-        w.bin({});
-        w.array(1);
-        w.array(2);
-        w.bin({});
-        w.array(4);
-        w.uint(entries);
-        w.uint(bpe);
-        w.uint(probes);
-      });
-      return concat(concat(head, bits_field), Bytes{0xc4, 0x00, 0xc0, 0x00});
-    };
+    auto with_bloom = message_with_bloom_field;
     auto bin = [](std::size_t n) { return pack([&](MsgpackWriter& w) { w.bin(Bytes(n, 0xff)); }); };
     struct Attack {
       std::string name;

@@ -193,6 +193,16 @@ Change Change::build(ChangeFields fields, const ChangeLimits& limits) {
 
 Change Change::decode(ByteView bytes, const ChangeLimits& limits) {
   check_size(bytes.size(), limits);
+  std::size_t used = 0;
+  return parse(bytes, used, limits, true);
+}
+
+Change Change::decode_prefix(ByteView bytes, std::size_t& used, const ChangeLimits& limits) {
+  return parse(bytes, used, limits, false);
+}
+
+Change Change::parse(ByteView bytes, std::size_t& used, const ChangeLimits& limits, bool whole) {
+  // Parsing allocates nothing, so the size limit can wait until the end is known.
   MsgpackReader r(bytes, "change");
   if (r.array("fields", kChangeFields) != kChangeFields) {
     r.fail("fields", "expected " + std::to_string(kChangeFields) + " fields");
@@ -228,8 +238,11 @@ Change Change::decode(ByteView bytes, const ChangeLimits& limits) {
     if (!is_valid_utf8(m)) r.fail("message", "not valid UTF-8");
   }
   r.bin("payload", limits.max_change_bytes);
-  r.expect_end();
-  return Change(Body::create(bytes, sha256(bytes), actor));
+  if (whole) r.expect_end();
+  used = r.position();
+  check_size(used, limits);
+  ByteView own = bytes.first(used);
+  return Change(Body::create(own, sha256(own), actor));
 }
 
 Change Change::decode_verified(ByteView bytes, const ChangeHash& expected,

@@ -32,18 +32,7 @@ Bytes Envelope::take_frame() {
   w.uint(static_cast<std::uint64_t>(type));
   w.uint(seq);
   w.str(doc_id);
-  // The payload's bin header, as MsgpackWriter::bin would write it.
-  std::size_t n = payload.size();
-  if (n <= 0xff) {
-    head.insert(head.end(), {0xc4, static_cast<std::uint8_t>(n)});
-  } else if (n <= 0xffff) {
-    head.insert(head.end(),
-                {0xc5, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
-  } else {
-    head.insert(head.end(),
-                {0xc6, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
-                 static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
-  }
+  w.bin_header(static_cast<std::uint32_t>(payload.size()));
   Bytes frame = std::move(payload);
   payload.clear();
   frame.insert(frame.begin(), head.begin(), head.end());

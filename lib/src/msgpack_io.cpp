@@ -51,6 +51,9 @@ void MsgpackWriter::str(std::string_view s) {
   DAGSYNC_PACK(pack_str(static_cast<std::uint32_t>(s.size())));
   DAGSYNC_PACK(pack_str_body(s.data(), static_cast<std::uint32_t>(s.size())));
 }
+void MsgpackWriter::bin_header(std::uint32_t n) {
+  DAGSYNC_PACK(pack_bin(n));
+}
 void MsgpackWriter::bin(ByteView b) {
   DAGSYNC_PACK(pack_bin(static_cast<std::uint32_t>(b.size())));
   DAGSYNC_PACK(

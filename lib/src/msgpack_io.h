@@ -34,6 +34,8 @@ class MsgpackWriter {
   void boolean(bool v);
   void str(std::string_view s);
   void bin(ByteView b);
+  // The header of a bin of `n` bytes, for a body the caller appends itself.
+  void bin_header(std::uint32_t n);
   template <typename Id>
   void id(const Id& id) {
     bin(id.view());

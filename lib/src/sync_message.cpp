@@ -51,30 +51,6 @@ void read_ids(MsgpackReader& r, std::string_view field, std::size_t max, bool so
   }
 }
 
-// The length of the change encoding at the start of `rest`, from its structure alone
-// (Change::decode then validates those bytes fully). Layout: change.cpp.
-std::size_t change_extent(ByteView rest, const ChangeLimits& limits) {
-  MsgpackReader r(rest, "change");
-  if (r.array("fields", 7) != 7) r.fail("fields", "expected 7 fields");
-  r.uint("version");
-  r.bin("actor", ActorId::kSize);
-  r.uint("seq");
-  std::uint32_t deps = r.array("deps", limit32(limits.max_deps));
-  for (std::uint32_t k = 0; k < deps; ++k) r.bin("deps", ChangeHash::kSize);
-  if (r.is_nil()) {
-    r.nil("timestamp");
-  } else {
-    r.sint("timestamp");
-  }
-  if (r.is_nil()) {
-    r.nil("message");
-  } else {
-    r.str("message", limits.max_message_chars);
-  }
-  r.bin("payload", limits.max_change_bytes);
-  return r.position();
-}
-
 Summary decode_summary(MsgpackReader& r, const SyncLimits& limits) {
   Summary summary;
   std::uint32_t levels = r.array("summary", limit32(limits.max_summary_levels));
@@ -126,19 +102,7 @@ Bytes SyncMessage::encode() const {
     w.bin(h.bloom.bits());
   }
   // One bin header for all changes, then the encodings themselves (no intermediate copy).
-  Bytes len_prefix;
-  if (change_total <= 0xff) {
-    len_prefix = {0xc4, static_cast<std::uint8_t>(change_total)};
-  } else if (change_total <= 0xffff) {
-    len_prefix = {0xc5, static_cast<std::uint8_t>(change_total >> 8),
-                  static_cast<std::uint8_t>(change_total)};
-  } else {
-    len_prefix = {0xc6, static_cast<std::uint8_t>(change_total >> 24),
-                  static_cast<std::uint8_t>(change_total >> 16),
-                  static_cast<std::uint8_t>(change_total >> 8),
-                  static_cast<std::uint8_t>(change_total)};
-  }
-  out.insert(out.end(), len_prefix.begin(), len_prefix.end());
+  w.bin_header(static_cast<std::uint32_t>(change_total));
   for (const Change& c : changes) out.insert(out.end(), c.bytes().begin(), c.bytes().end());
   if (summary) {
     w.array(static_cast<std::uint32_t>(summary->levels.size()));
@@ -199,10 +163,9 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
       r.fail("changes", "more than " + std::to_string(limits.max_changes) + " changes");
     }
     try {
-      ByteView rest = packed.subspan(at);
-      std::size_t n = change_extent(rest, limits.change);
-      m.changes.push_back(Change::decode(rest.first(n), limits.change));
-      at += n;
+      std::size_t used = 0;
+      m.changes.push_back(Change::decode_prefix(packed.subspan(at), used, limits.change));
+      at += used;
     } catch (const DecodeError& e) {
       throw DecodeError("sync message: change " + std::to_string(i) + ": " + e.what());
     }

@@ -41,6 +41,9 @@ class Change {
   // anything else: truncation, wrong types, non-minimal encodings, unsorted deps, trailing
   // bytes, an unknown version, a limit exceeded.
   static Change decode(ByteView bytes, const ChangeLimits& limits = {});
+  // decode() of the change at the start of `bytes`, which may go on (changes packed back to
+  // back); sets `used` to its length.
+  static Change decode_prefix(ByteView bytes, std::size_t& used, const ChangeLimits& limits = {});
 
   // decode() that also checks the bytes hash to `expected`; GraphError on mismatch.
   static Change decode_verified(ByteView bytes, const ChangeHash& expected,
@@ -84,6 +87,8 @@ class Change {
   bool operator==(const Change& other) const { return hash() == other.hash(); }
 
  private:
+  // decode() (whole: nothing may follow) and decode_prefix().
+  static Change parse(ByteView bytes, std::size_t& used, const ChangeLimits& limits, bool whole);
   // One allocation per change: this header, then the encoded bytes. Counted references, as
   // std::shared_ptr counts them (copies may be released on any thread).
   struct Body {
