@@ -1,0 +1,19 @@
+// Umbrella header of the sync core (dagsync-core.pc): changes, the change graph and the
+// sans-I/O sync protocol. Nothing here does I/O, starts threads or reads a clock.
+#pragma once
+
+#include "dagsync/bloom_filter.h"
+#include "dagsync/bytes.h"
+#include "dagsync/change.h"
+#include "dagsync/change_graph.h"
+#include "dagsync/deps_view.h"
+#include "dagsync/error.h"
+#include "dagsync/ids.h"
+#include "dagsync/import_status.h"
+#include "dagsync/limits.h"
+#include "dagsync/subscription.h"
+#include "dagsync/summary.h"
+#include "dagsync/sync.h"
+#include "dagsync/sync_message.h"
+#include "dagsync/sync_state.h"
+#include "dagsync/version_vector.h"

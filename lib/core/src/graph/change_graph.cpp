@@ -1,0 +1,579 @@
+#include "dagsync/change_graph.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include "dagsync/error.h"
+#include "encoding/msgpack_io.h"
+
+namespace dagsync {
+
+struct ChangeGraph::Listeners {
+  std::map<std::uint64_t, LocalListener> by_id;
+  std::uint64_t next_id = 0;
+};
+
+namespace {
+using SeqKey = std::pair<ActorId, std::uint64_t>;
+constexpr std::uint64_t kUpdatesVersion = 1;
+
+std::string describe(const ActorId& actor, std::uint64_t seq) {
+  return "actor " + actor.hex() + " seq " + std::to_string(seq);
+}
+}  // namespace
+
+// The outcome of adding a batch, worked out before anything is mutated so that a refused
+// batch leaves the graph as it was.
+struct ChangeGraph::Plan {
+  struct Candidate {
+    Change change;
+    bool fresh;  // from this batch (errors refuse the batch) or formerly pending (evicted)
+    std::uint32_t missing = 0;
+  };
+  std::unordered_map<ChangeHash, Candidate, IdHasher> candidates;
+  std::unordered_map<ChangeHash, std::vector<ChangeHash>, IdHasher> local_waiters;
+  std::deque<ChangeHash> ready;
+  std::vector<Change> order;
+  std::unordered_set<ChangeHash, IdHasher> planned;
+  std::unordered_map<ActorId, std::uint64_t, IdHasher> max_seq;
+  std::map<SeqKey, ChangeHash> planned_at;
+  std::map<SeqKey, std::vector<ChangeHash>> seq_parked;  // waiting for (actor, seq) to apply
+  std::vector<Eviction> evicted;
+  std::unordered_set<ChangeHash, IdHasher> evicted_set;
+};
+
+ChangeGraph::ChangeGraph(ActorId local_actor, GraphLimits limits)
+    : local_actor_(local_actor),
+      limits_(limits),
+      dep_begin_{0},
+      listeners_(std::make_shared<Listeners>()) {}
+
+ChangeGraph::ChangeGraph(const ChangeGraph& other)
+    : local_actor_(other.local_actor_),
+      limits_(other.limits_),
+      changes_(other.changes_),
+      dep_begin_(other.dep_begin_),
+      dep_index_(other.dep_index_),
+      depth_(other.depth_),
+      index_(other.index_),
+      by_actor_(other.by_actor_),
+      heads_(other.heads_),
+      pending_(other.pending_),
+      waiters_(other.waiters_),
+      pending_bytes_(other.pending_bytes_),
+      listeners_(std::make_shared<Listeners>()) {}
+
+ChangeGraph& ChangeGraph::operator=(const ChangeGraph& other) {
+  if (this != &other) {
+    ChangeGraph copy(other);
+    copy.listeners_ = listeners_;
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+ChangeGraph::ChangeGraph(ChangeGraph&&) noexcept = default;
+ChangeGraph& ChangeGraph::operator=(ChangeGraph&&) noexcept = default;
+ChangeGraph::~ChangeGraph() = default;
+
+std::optional<std::uint32_t> ChangeGraph::index_of(const ChangeHash& hash) const {
+  return index_.find(
+      hash, [this](std::uint32_t node) -> const ChangeHash& { return changes_[node].hash(); });
+}
+
+bool ChangeGraph::has(const ChangeHash& hash) const {
+  return index_of(hash).has_value();
+}
+bool ChangeGraph::is_pending(const ChangeHash& hash) const {
+  return pending_.count(hash) != 0;
+}
+
+std::optional<Change> ChangeGraph::get(const ChangeHash& hash) const {
+  auto idx = index_of(hash);
+  if (!idx) return std::nullopt;
+  return changes_[*idx];
+}
+
+std::uint64_t ChangeGraph::max_seq(const ActorId& actor) const {
+  auto it = by_actor_.find(actor);
+  return it == by_actor_.end() ? 0 : it->second.size();
+}
+
+std::vector<Change> ChangeGraph::pending_changes() const {
+  std::vector<Change> out;
+  out.reserve(pending_.size());
+  for (const auto& [hash, change] : pending_) out.push_back(change);
+  std::sort(out.begin(), out.end(),
+            [](const Change& a, const Change& b) { return a.hash() < b.hash(); });
+  return out;
+}
+
+ImportStatus ChangeGraph::add(const Change& change) {
+  return add(std::span<const Change>(&change, 1));
+}
+
+void ChangeGraph::plan_candidate(Plan& plan, const Change& change, bool fresh) const {
+  const ChangeHash& h = change.hash();
+  if (plan.candidates.count(h)) return;
+  Plan::Candidate cand{change, fresh, 0};
+  for (const auto& dep : change.deps()) {
+    if (has(dep) || plan.planned.count(dep)) continue;
+    ++cand.missing;
+    plan.local_waiters[dep].push_back(h);
+  }
+  bool ready = cand.missing == 0;
+  plan.candidates.emplace(h, std::move(cand));
+  if (ready) plan.ready.push_back(h);
+}
+
+void ChangeGraph::run_plan(Plan& plan) const {
+  auto reject = [&](const Plan::Candidate& cand, const std::string& reason) {
+    if (cand.fresh) throw GraphError(reason);
+    if (plan.evicted_set.insert(cand.change.hash()).second) {
+      plan.evicted.push_back({cand.change.hash(), reason});
+    }
+  };
+  auto current_seq = [&](const ActorId& actor) {
+    auto it = plan.max_seq.find(actor);
+    return it != plan.max_seq.end() ? it->second : max_seq(actor);
+  };
+
+  while (!plan.ready.empty()) {
+    ChangeHash h = plan.ready.front();
+    plan.ready.pop_front();
+    const Plan::Candidate& cand = plan.candidates.at(h);
+    const Change& c = cand.change;
+    std::uint64_t cur = current_seq(c.actor());
+    if (c.seq() <= cur) {
+      auto at = plan.planned_at.find({c.actor(), c.seq()});
+      ChangeHash other = at != plan.planned_at.end()
+                             ? at->second
+                             : changes_[by_actor_.at(c.actor())[c.seq() - 1]].hash();
+      reject(cand, "equivocation: " + describe(c.actor(), c.seq()) + " is both " + other.hex() +
+                       " and " + h.hex());
+      continue;
+    }
+    if (c.seq() > cur + 1) {
+      plan.seq_parked[{c.actor(), c.seq() - 1}].push_back(h);
+      continue;
+    }
+    plan.order.push_back(c);
+    plan.planned.insert(h);
+    plan.max_seq[c.actor()] = c.seq();
+    plan.planned_at[{c.actor(), c.seq()}] = h;
+
+    if (auto it = plan.local_waiters.find(h); it != plan.local_waiters.end()) {
+      for (const auto& w : it->second) {
+        if (--plan.candidates.at(w).missing == 0) plan.ready.push_back(w);
+      }
+    }
+    if (auto it = waiters_.find(h); it != waiters_.end()) {
+      for (const auto& p : it->second) {
+        auto pit = pending_.find(p);
+        if (pit != pending_.end()) plan_candidate(plan, pit->second, false);
+      }
+    }
+    if (auto it = plan.seq_parked.find({c.actor(), c.seq()}); it != plan.seq_parked.end()) {
+      for (const auto& w : it->second) plan.ready.push_back(w);
+      plan.seq_parked.erase(it);
+    }
+  }
+
+  // A change whose deps are all available but whose actor's previous change is nowhere can
+  // never apply: that predecessor is not in its history. If the predecessor is itself
+  // waiting, so is this change. Evicting one may orphan the next: repeat until stable.
+  bool evicted_more = true;
+  while (!plan.seq_parked.empty() && evicted_more) {
+    evicted_more = false;
+    std::set<SeqKey> waiting;
+    for (const auto& [hash, change] : pending_) {
+      if (!plan.planned.count(hash) && !plan.evicted_set.count(hash)) {
+        waiting.insert({change.actor(), change.seq()});
+      }
+    }
+    for (const auto& [hash, cand] : plan.candidates) {
+      if (cand.fresh && !plan.planned.count(hash)) {
+        waiting.insert({cand.change.actor(), cand.change.seq()});
+      }
+    }
+    for (auto it = plan.seq_parked.begin(); it != plan.seq_parked.end();) {
+      if (waiting.count(it->first)) {
+        ++it;
+        continue;
+      }
+      for (const auto& w : it->second) {
+        const Change& c = plan.candidates.at(w).change;
+        reject(plan.candidates.at(w), "seq gap: " + describe(c.actor(), c.seq()) + " (" + w.hex() +
+                                          ") has all its deps but seq " +
+                                          std::to_string(c.seq() - 1) + " is not in its history");
+      }
+      it = plan.seq_parked.erase(it);
+      evicted_more = true;
+    }
+  }
+}
+
+bool ChangeGraph::applies_next(const Change& c) const {
+  if (has(c.hash()) || c.seq() != max_seq(c.actor()) + 1) return false;
+  // A pending change, or one that a pending change waits for, needs the general path: it
+  // wakes or evicts what is parked.
+  if (!pending_.empty() && (pending_.count(c.hash()) || waiters_.count(c.hash()))) return false;
+  for (const ChangeHash& dep : c.deps()) {
+    if (!has(dep)) return false;
+  }
+  return true;
+}
+
+void ChangeGraph::truncate(std::size_t first, std::size_t first_dep,
+                           std::vector<ChangeHash>* heads) {
+  auto hash_of = [this](std::uint32_t node) -> const ChangeHash& { return changes_[node].hash(); };
+  for (std::size_t i = changes_.size(); i-- > first;) {
+    const Change& c = changes_[i];
+    index_.erase(c.hash(), hash_of);
+    auto it = by_actor_.find(c.actor());
+    if (it == by_actor_.end()) continue;
+    if (!it->second.empty() && it->second.back() == i) it->second.pop_back();
+    if (it->second.empty()) by_actor_.erase(it);
+  }
+  changes_.erase(changes_.begin() + static_cast<std::ptrdiff_t>(first), changes_.end());
+  depth_.resize(std::min(depth_.size(), first));
+  dep_begin_.resize(std::min(dep_begin_.size(), first + 1));
+  dep_index_.resize(first_dep);
+  if (heads) heads_ = std::move(*heads);
+}
+
+bool ChangeGraph::add_in_order(std::span<const Change> batch, ImportStatus& status) {
+  const std::size_t first = changes_.size();
+  const std::size_t first_dep = dep_index_.size();
+  // A single change is checked before anything changes and apply_planned() touches the heads
+  // last, without allocating: only longer batches need the heads to roll back to.
+  std::vector<ChangeHash> heads;
+  if (batch.size() > 1) heads = heads_;
+  std::vector<ChangeHash>* restore = batch.size() > 1 ? &heads : nullptr;
+  try {
+    for (const Change& c : batch) {
+      if (!applies_next(c)) {
+        truncate(first, first_dep, restore);
+        return false;
+      }
+      apply_planned(c);
+    }
+  } catch (...) {
+    truncate(first, first_dep, restore);
+    throw;
+  }
+  status.applied.reserve(batch.size());
+  for (const Change& c : batch) {
+    add_to_ranges(status.success, c.actor(), c.seq());
+    status.applied.push_back(c.hash());
+  }
+  return true;
+}
+
+ImportStatus ChangeGraph::add(std::span<const Change> batch) {
+  ImportStatus status;
+  if (add_in_order(batch, status)) return status;
+  Plan plan;
+  std::vector<Change> fresh;
+  std::unordered_set<ChangeHash, IdHasher> seen;
+  for (const Change& c : batch) {
+    if (has(c.hash()) || is_pending(c.hash()) || !seen.insert(c.hash()).second) {
+      ++status.duplicates;
+      continue;
+    }
+    if (c.seq() <= max_seq(c.actor())) {
+      const ChangeHash& other = changes_[by_actor_.at(c.actor())[c.seq() - 1]].hash();
+      throw GraphError("equivocation: " + describe(c.actor(), c.seq()) + " is both " + other.hex() +
+                       " and " + c.hash().hex());
+    }
+    fresh.push_back(c);
+  }
+  if (fresh.empty()) return status;
+  for (const Change& c : fresh) plan_candidate(plan, c, true);
+  run_plan(plan);
+
+  // Pending bound, checked on the pool as it will be after this batch.
+  std::size_t count = pending_.size();
+  std::size_t bytes = pending_bytes_;
+  for (const Change& c : plan.order) {
+    if (pending_.count(c.hash())) {
+      --count;
+      bytes -= c.bytes().size();
+    }
+  }
+  for (const auto& e : plan.evicted) {
+    --count;
+    bytes -= pending_.at(e.hash).bytes().size();
+  }
+  for (const Change& c : fresh) {
+    if (!plan.planned.count(c.hash())) {
+      ++count;
+      bytes += c.bytes().size();
+    }
+  }
+  if (count > limits_.max_pending_changes && count > pending_.size()) {
+    throw GraphError("pending limit: " + std::to_string(count) +
+                     " changes waiting for deps exceed " +
+                     std::to_string(limits_.max_pending_changes));
+  }
+  if (bytes > limits_.max_pending_bytes && bytes > pending_bytes_) {
+    throw GraphError("pending limit: " + std::to_string(bytes) + " bytes waiting for deps exceed " +
+                     std::to_string(limits_.max_pending_bytes));
+  }
+
+  // Commit. Nothing below throws except allocation failure.
+  for (const Change& c : plan.order) {
+    if (auto it = pending_.find(c.hash()); it != pending_.end()) {
+      pending_bytes_ -= it->second.bytes().size();
+      pending_.erase(it);
+    }
+    apply_planned(c);
+    waiters_.erase(c.hash());
+    add_to_ranges(status.success, c.actor(), c.seq());
+    status.applied.push_back(c.hash());
+  }
+  // Evicted changes take the pending changes that wait on them along: those can never apply.
+  for (std::size_t i = 0; i < plan.evicted.size(); ++i) {
+    ChangeHash gone = plan.evicted[i].hash;
+    if (auto it = pending_.find(gone); it != pending_.end()) {
+      pending_bytes_ -= it->second.bytes().size();
+      pending_.erase(it);
+    }
+    auto waiting = waiters_.find(gone);
+    if (waiting == waiters_.end()) continue;
+    std::vector<ChangeHash> dependents = std::move(waiting->second);
+    waiters_.erase(waiting);
+    for (const auto& d : dependents) {
+      if (pending_.count(d) && plan.evicted_set.insert(d).second) {
+        plan.evicted.push_back({d, "depends on evicted change " + gone.hex()});
+      }
+    }
+  }
+  status.evicted = std::move(plan.evicted);
+
+  for (const Change& c : fresh) {
+    const ChangeHash& h = c.hash();
+    if (plan.planned.count(h)) continue;
+    for (const auto& dep : c.deps()) {
+      if (!has(dep)) waiters_[dep].push_back(h);
+    }
+    pending_bytes_ += c.bytes().size();
+    pending_.emplace(h, c);
+    add_to_ranges(status.pending, c.actor(), c.seq());
+  }
+  if (!plan.seq_parked.empty()) {
+    // Changes parked on their actor's previous change (itself pending) wake with it.
+    std::map<SeqKey, ChangeHash> pending_at;
+    for (const auto& [ph, pc] : pending_) pending_at[{pc.actor(), pc.seq()}] = ph;
+    for (const auto& [key, list] : plan.seq_parked) {
+      auto pred = pending_at.find(key);
+      if (pred == pending_at.end()) continue;  // unreachable: run_plan evicted those
+      for (const auto& w : list) waiters_[pred->second].push_back(w);
+    }
+  }
+  return status;
+}
+
+void ChangeGraph::apply_planned(const Change& c) {
+  // Every step that may allocate comes before the heads change, so that truncate() can undo
+  // a partial apply from the sizes alone; the heads then change without allocating.
+  auto idx = static_cast<std::uint32_t>(changes_.size());
+  if (heads_.size() == heads_.capacity()) heads_.reserve(2 * heads_.size() + 1);
+  changes_.push_back(c);
+  std::uint32_t depth = 1;
+  DepsView deps = c.deps();
+  for (const ChangeHash& dep : deps) {
+    std::uint32_t d = *index_of(dep);
+    dep_index_.push_back(d);
+    depth = std::max(depth, depth_[d] + 1);
+  }
+  dep_begin_.push_back(static_cast<std::uint32_t>(dep_index_.size()));
+  depth_.push_back(depth);
+  by_actor_[c.actor()].push_back(idx);
+  index_.insert(c.hash(), idx);
+  for (const ChangeHash& dep : deps) {
+    auto it = std::lower_bound(heads_.begin(), heads_.end(), dep);
+    if (it != heads_.end() && *it == dep) heads_.erase(it);
+  }
+  heads_.insert(std::lower_bound(heads_.begin(), heads_.end(), c.hash()), c.hash());
+}
+
+Change ChangeGraph::commit(Bytes payload, std::optional<std::string> message,
+                           std::optional<std::int64_t> timestamp_ms) {
+  ChangeFields fields;
+  fields.actor = local_actor_;
+  fields.seq = max_seq(local_actor_) + 1;
+  fields.deps = heads_;
+  fields.timestamp_ms = timestamp_ms;
+  fields.message = std::move(message);
+  fields.payload = std::move(payload);
+  Change change = Change::build(std::move(fields));
+  add(change);
+  // Copy first: a listener may unsubscribe (itself or another) while being called.
+  std::vector<LocalListener> listeners;
+  for (const auto& [id, fn] : listeners_->by_id) listeners.push_back(fn);
+  for (const auto& fn : listeners) fn(change);
+  return change;
+}
+
+Subscription ChangeGraph::subscribe_local(LocalListener listener) {
+  std::uint64_t id = listeners_->next_id++;
+  listeners_->by_id.emplace(id, std::move(listener));
+  std::weak_ptr<Listeners> weak = listeners_;
+  return Subscription([weak, id] {
+    if (auto l = weak.lock()) l->by_id.erase(id);
+  });
+}
+
+std::vector<std::uint8_t> ChangeGraph::ancestor_marks(std::span<const ChangeHash> heads) const {
+  std::vector<std::uint8_t> marks(changes_.size(), 0);
+  std::vector<std::uint32_t> stack;
+  for (const auto& h : heads) {
+    if (auto idx = index_of(h); idx && !marks[*idx]) {
+      marks[*idx] = 1;
+      stack.push_back(*idx);
+    }
+  }
+  while (!stack.empty()) {
+    std::uint32_t i = stack.back();
+    stack.pop_back();
+    for (std::uint32_t k = dep_begin_[i]; k < dep_begin_[i + 1]; ++k) {
+      std::uint32_t d = dep_index_[k];
+      if (!marks[d]) {
+        marks[d] = 1;
+        stack.push_back(d);
+      }
+    }
+  }
+  return marks;
+}
+
+std::size_t ChangeGraph::count_since(std::span<const ChangeHash> heads) const {
+  auto given = [&](const ChangeHash& h) {
+    return std::find(heads.begin(), heads.end(), h) != heads.end();
+  };
+  if (std::all_of(heads_.begin(), heads_.end(), given)) return 0;
+  auto marks = ancestor_marks(heads);
+  return static_cast<std::size_t>(std::count(marks.begin(), marks.end(), std::uint8_t{0}));
+}
+
+void ChangeGraph::visit_since(std::span<const ChangeHash> heads,
+                              const std::function<bool(const Change&)>& visit) const {
+  auto given = [&](const ChangeHash& h) {
+    return std::find(heads.begin(), heads.end(), h) != heads.end();
+  };
+  if (std::all_of(heads_.begin(), heads_.end(), given)) return;
+  auto marks = ancestor_marks(heads);
+  for (std::size_t i = 0; i < changes_.size(); ++i) {
+    if (!marks[i] && !visit(changes_[i])) return;
+  }
+}
+
+std::vector<Change> ChangeGraph::changes_since(std::span<const ChangeHash> heads) const {
+  std::vector<Change> out;
+  auto given = [&](const ChangeHash& h) {
+    return std::find(heads.begin(), heads.end(), h) != heads.end();
+  };
+  if (std::all_of(heads_.begin(), heads_.end(), given)) return out;
+  auto marks = ancestor_marks(heads);
+  for (std::size_t i = 0; i < changes_.size(); ++i) {
+    if (!marks[i]) out.push_back(changes_[i]);
+  }
+  return out;
+}
+
+bool ChangeGraph::covered_by(std::span<const ChangeHash> hashes) const {
+  for (const auto& h : hashes) {
+    if (!has(h)) return false;
+  }
+  auto given = [&](const ChangeHash& h) {
+    return std::find(hashes.begin(), hashes.end(), h) != hashes.end();
+  };
+  if (std::all_of(heads_.begin(), heads_.end(), given)) return true;
+  auto marks = ancestor_marks(hashes);
+  return std::all_of(marks.begin(), marks.end(), [](std::uint8_t m) { return m != 0; });
+}
+
+std::vector<ChangeHash> ChangeGraph::ancestors_among(std::span<const ChangeHash> candidates,
+                                                     std::span<const ChangeHash> heads) const {
+  std::vector<ChangeHash> out;
+  if (candidates.empty()) return out;
+  auto marks = ancestor_marks(heads);
+  for (const auto& h : candidates) {
+    if (auto idx = index_of(h); idx && marks[*idx]) out.push_back(h);
+  }
+  return out;
+}
+
+std::vector<ChangeHash> ChangeGraph::missing_deps(std::span<const ChangeHash> heads) const {
+  std::set<ChangeHash> out;
+  for (const auto& [hash, change] : pending_) {
+    for (const auto& dep : change.deps()) {
+      if (!has(dep) && !is_pending(dep)) out.insert(dep);
+    }
+  }
+  for (const auto& h : heads) {
+    if (!has(h) && !is_pending(h)) out.insert(h);
+  }
+  return {out.begin(), out.end()};
+}
+
+VersionVector ChangeGraph::version_vector() const {
+  VersionVector vv;
+  for (const auto& [actor, nodes] : by_actor_) vv.set(actor, nodes.size());
+  return vv;
+}
+
+std::uint64_t ChangeGraph::depth(const ChangeHash& hash) const {
+  auto idx = index_of(hash);
+  return idx ? depth_[*idx] : 0;
+}
+
+std::vector<Change> ChangeGraph::changes_missing_from(const VersionVector& from) const {
+  std::vector<Change> out;
+  for (const Change& c : changes_) {
+    if (c.seq() > from.get(c.actor())) out.push_back(c);
+  }
+  return out;
+}
+
+Bytes ChangeGraph::export_updates(const VersionVector& from) const {
+  auto changes = changes_missing_from(from);
+  Bytes out;
+  MsgpackWriter w(out);
+  w.array(2);
+  w.uint(kUpdatesVersion);
+  w.array(static_cast<std::uint32_t>(changes.size()));
+  for (const Change& c : changes) w.bin(c.bytes());
+  return out;
+}
+
+ImportStatus ChangeGraph::import_updates(ByteView bytes, const SyncLimits& limits) {
+  if (bytes.size() > limits.max_message_bytes) {
+    throw DecodeError("updates: " + std::to_string(bytes.size()) + " bytes exceed limit " +
+                      std::to_string(limits.max_message_bytes));
+  }
+  MsgpackReader r(bytes, "updates");
+  if (r.array("fields", 2) != 2) r.fail("fields", "expected 2 fields");
+  std::uint64_t version = r.uint("version");
+  if (version != kUpdatesVersion)
+    r.fail("version", "unsupported version " + std::to_string(version));
+  std::uint32_t n = r.array("changes", limit32(limits.max_changes));
+  std::vector<Change> changes;
+  changes.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ByteView b = r.bin("changes", limits.change.max_change_bytes);
+    try {
+      changes.push_back(Change::decode(b, limits.change));
+    } catch (const DecodeError& e) {
+      throw DecodeError("updates: change " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  r.expect_end();
+  return add(changes);
+}
+
+}  // namespace dagsync

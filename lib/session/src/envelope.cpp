@@ -1,0 +1,147 @@
+#include "envelope.h"
+
+#include "encoding/msgpack_io.h"
+#include "encoding/utf8.h"
+
+namespace dagsync {
+
+const char* to_string(Envelope::Type type) {
+  switch (type) {
+    case Envelope::Type::kHello:
+      return "hello";
+    case Envelope::Type::kSync:
+      return "sync";
+    case Envelope::Type::kRequest:
+      return "request";
+    case Envelope::Type::kUnavailable:
+      return "unavailable";
+    case Envelope::Type::kError:
+      return "error";
+    case Envelope::Type::kHeartbeat:
+      return "heartbeat";
+  }
+  return "unknown";
+}
+
+Bytes Envelope::take_frame() {
+  if (type != Type::kSync) return encode();
+  Bytes head;
+  MsgpackWriter w(head);
+  w.array(5);
+  w.uint(kVersion);
+  w.uint(static_cast<std::uint64_t>(type));
+  w.uint(seq);
+  w.str(doc_id);
+  w.bin_header(static_cast<std::uint32_t>(payload.size()));
+  Bytes frame = std::move(payload);
+  payload.clear();
+  frame.insert(frame.begin(), head.begin(), head.end());
+  return frame;
+}
+
+Bytes Envelope::encode() const {
+  Bytes out;
+  out.reserve(32 + doc_id.size() + payload.size());
+  MsgpackWriter w(out);
+  auto header = [&](std::uint32_t fields) {
+    w.array(3 + fields);
+    w.uint(kVersion);
+    w.uint(static_cast<std::uint64_t>(type));
+    w.uint(seq);
+  };
+  switch (type) {
+    case Type::kHello:
+      header(3);
+      w.uint(protocol_version);
+      w.str(peer_id);
+      w.array(static_cast<std::uint32_t>(capabilities.size()));
+      for (const auto& c : capabilities) w.str(c);
+      break;
+    case Type::kSync:
+      header(2);
+      w.str(doc_id);
+      w.bin(payload);
+      break;
+    case Type::kRequest:
+    case Type::kUnavailable:
+      header(1);
+      w.str(doc_id);
+      break;
+    case Type::kError:
+      header(1);
+      w.str(error);
+      break;
+    case Type::kHeartbeat:
+      header(0);
+      break;
+  }
+  return out;
+}
+
+namespace {
+std::string read_id(MsgpackReader& r, std::string_view field) {
+  std::string_view s = r.str(field, Envelope::kMaxIdChars);
+  if (s.empty()) r.fail(field, "must not be empty");
+  if (!is_valid_utf8(s)) r.fail(field, "not valid UTF-8");
+  return std::string(s);
+}
+}  // namespace
+
+Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
+  MsgpackReader r(bytes, "envelope");
+  std::uint32_t n = r.array("fields", 6);
+  if (n < 3) r.fail("fields", "expected at least version, type and seq");
+  std::uint64_t version = r.uint("version");
+  if (version != kVersion)
+    r.fail("version", "unsupported envelope version " + std::to_string(version));
+  Envelope e;
+  std::uint64_t type = r.uint("type");
+  e.seq = r.uint("seq");
+  auto expect = [&](std::uint32_t fields) {
+    if (n != 3 + fields) {
+      r.fail("fields",
+             std::string(to_string(e.type)) + " takes " + std::to_string(fields) + " fields");
+    }
+  };
+  switch (type) {
+    case 1:
+      e.type = Type::kHello;
+      expect(3);
+      e.protocol_version = r.uint("protocol_version");
+      e.peer_id = read_id(r, "peer_id");
+      for (std::uint32_t i = 0, k = r.array("capabilities", kMaxCapabilities); i < k; ++i) {
+        e.capabilities.push_back(read_id(r, "capability"));
+      }
+      break;
+    case 2:
+      e.type = Type::kSync;
+      expect(2);
+      e.doc_id = read_id(r, "doc_id");
+      {
+        ByteView p = r.bin("message", max_payload);
+        e.payload.assign(p.begin(), p.end());
+      }
+      break;
+    case 3:
+    case 4:
+      e.type = type == 3 ? Type::kRequest : Type::kUnavailable;
+      expect(1);
+      e.doc_id = read_id(r, "doc_id");
+      break;
+    case 5:
+      e.type = Type::kError;
+      expect(1);
+      e.error = std::string(r.str("error", kMaxErrorChars));
+      break;
+    case 6:
+      e.type = Type::kHeartbeat;
+      expect(0);
+      break;
+    default:
+      r.fail("type", "unknown envelope type " + std::to_string(type));
+  }
+  r.expect_end();
+  return e;
+}
+
+}  // namespace dagsync

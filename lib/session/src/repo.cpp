@@ -1,0 +1,339 @@
+#include "dagsync/repo.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "dagsync/error.h"
+#include "dagsync/memory_storage.h"
+#include "peer_session.h"
+#include "repo_impl.h"
+
+namespace dagsync {
+
+namespace {
+std::shared_ptr<spdlog::logger> default_logger() {
+  // Not registered with spdlog's global registry: each Repo owns its logger.
+  auto logger = std::make_shared<spdlog::logger>(
+      "dagsync", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_level(spdlog::level::warn);
+  return logger;
+}
+}  // namespace
+
+Repo::Impl::Impl(asio::io_context& io_context, Transports& t, RepoOptions o)
+    : io(io_context), transports(t), options(std::move(o)), push_timer(io_context) {
+  if (options.peer_id.empty()) options.peer_id = random_actor_id().hex();
+  if (!options.storage) options.storage = std::make_shared<MemoryStorage>();
+  log = options.logger ? options.logger : default_logger();
+  options.logger = log;
+}
+
+Repo::Impl::Document& Repo::Impl::open(const std::string& doc_id) {
+  if (auto* doc = find(doc_id)) return *doc;
+  if (doc_id.empty() || doc_id.size() > Envelope::kMaxIdChars) {
+    throw Error("document id must be 1 to " + std::to_string(Envelope::kMaxIdChars) + " bytes");
+  }
+  auto doc = std::make_unique<Document>(options.graph_limits);
+  auto stored = options.storage->load_changes(doc_id);
+  if (!stored.empty()) {
+    try {
+      doc->graph.add(stored);
+    } catch (const Error& e) {
+      throw Error("document " + doc_id + ": stored changes are inconsistent: " + e.what());
+    }
+  }
+  std::weak_ptr<Impl> weak = weak_from_this();
+  doc->local = doc->graph.subscribe_local([weak, doc_id](const Change& change) {
+    if (auto self = weak.lock()) self->local_change(doc_id, change);
+  });
+  auto& ref = *doc;
+  documents.emplace(doc_id, std::move(doc));
+  return ref;
+}
+
+Repo::Impl::Document* Repo::Impl::find(const std::string& doc_id) {
+  auto it = documents.find(doc_id);
+  return it == documents.end() ? nullptr : it->second.get();
+}
+
+void Repo::Impl::local_change(const std::string& doc_id, const Change& change) {
+  options.storage->append_changes(doc_id, std::span<const Change>(&change, 1));
+  schedule_push(doc_id);
+}
+
+void Repo::Impl::remote_applied(const std::string& doc_id, const std::string& peer_id,
+                                const std::vector<ChangeHash>& applied) {
+  Document* doc = find(doc_id);
+  if (!doc) return;
+  std::vector<Change> changes;
+  changes.reserve(applied.size());
+  for (const auto& h : applied) changes.push_back(*doc->graph.get(h));
+  options.storage->append_changes(doc_id, changes);
+  RemoteChanges event{doc_id, peer_id, applied};
+  auto listeners = change_listeners;
+  for (const auto& [id, fn] : listeners) fn(event);
+  schedule_push(doc_id);  // relay to the other peers
+}
+
+void Repo::Impl::document_unavailable(const std::string& doc_id, const std::string& peer_id,
+                                      const std::string& address) {
+  emit({PeerEvent::Kind::kUnavailable, peer_id, address, doc_id});
+}
+
+void Repo::Impl::emit(const PeerEvent& event) {
+  auto listeners = peer_listeners;
+  for (const auto& [id, fn] : listeners) fn(event);
+}
+
+void Repo::Impl::schedule_push(const std::string& doc_id) {
+  dirty.insert(doc_id);
+  if (push_scheduled || shutting_down) return;
+  push_scheduled = true;
+  std::weak_ptr<Impl> weak = weak_from_this();
+  if (options.push_delay.count() > 0) {
+    push_timer.expires_after(options.push_delay);
+    push_timer.async_wait([weak](const std::error_code& ec) {
+      if (auto self = weak.lock(); self && !ec) self->push();
+    });
+  } else {
+    asio::post(io, [weak] {
+      if (auto self = weak.lock()) self->push();
+    });
+  }
+}
+
+void Repo::Impl::announce(const std::string& doc_id) {
+  if (!options.announce_documents) return;
+  auto current = sessions;
+  for (const auto& session : current) session->offer(doc_id);
+}
+
+void Repo::Impl::push() {
+  push_scheduled = false;
+  auto docs = std::move(dirty);
+  dirty.clear();
+  auto current = sessions;
+  for (const auto& doc_id : docs) {
+    for (const auto& session : current) session->sync_document(doc_id);
+  }
+}
+
+void Repo::Impl::add_session(std::shared_ptr<Connection> connection, std::string address,
+                             std::string dialled_url, std::string expected_peer_id) {
+  if (shutting_down) {
+    connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
+    return;
+  }
+  auto session =
+      std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
+                                    std::move(dialled_url), std::move(expected_peer_id));
+  sessions.insert(session);
+  session->start();
+}
+
+void Repo::Impl::session_ready(const std::shared_ptr<PeerSession>& session) {
+  if (auto it = dialers.find(session->dialled_url()); it != dialers.end()) {
+    it->second->backoff = options.reconnect.initial;
+    it->second->connected = true;
+  }
+  emit({PeerEvent::Kind::kConnected, session->peer_id(), session->stats().address, ""});
+}
+
+void Repo::Impl::session_closed(const std::shared_ptr<PeerSession>& session,
+                                const CloseReason& reason) {
+  sessions.erase(session);
+  if (session->ready()) {
+    emit({PeerEvent::Kind::kDisconnected, session->peer_id(), session->stats().address,
+          reason.to_string()});
+  }
+  auto it = dialers.find(session->dialled_url());
+  if (it != dialers.end() && it->second->active && !shutting_down) {
+    it->second->connected = false;
+    if (!session->ready()) {
+      emit({PeerEvent::Kind::kConnectFailed, "", it->first, reason.to_string()});
+    }
+    retry_later(it->second);
+  }
+}
+
+void Repo::Impl::dial(const std::string& url) {
+  auto it = dialers.find(url);
+  if (it == dialers.end() || !it->second->active || shutting_down) return;
+  std::weak_ptr<Impl> weak = weak_from_this();
+  transports.connect(url, [weak, url](std::shared_ptr<Connection> connection, std::string error) {
+    auto self = weak.lock();
+    if (!self) {
+      if (connection) connection->close({CloseReason::Code::kShutdown, "repo gone"});
+      return;
+    }
+    auto it = self->dialers.find(url);
+    if (it == self->dialers.end() || !it->second->active || self->shutting_down) {
+      if (connection) connection->close({CloseReason::Code::kShutdown, "no longer wanted"});
+      return;
+    }
+    if (!connection) {
+      self->log->warn("connect {}: {}", url, error);
+      self->emit({PeerEvent::Kind::kConnectFailed, "", url, error});
+      self->retry_later(it->second);
+      return;
+    }
+    self->add_session(std::move(connection), url, url, it->second->expected_peer_id);
+  });
+}
+
+void Repo::Impl::retry_later(const std::shared_ptr<Dialer>& dialer) {
+  auto delay = dialer->backoff;
+  dialer->backoff =
+      std::min(options.reconnect.max,
+               std::chrono::milliseconds(static_cast<long long>(
+                   static_cast<double>(dialer->backoff.count()) * options.reconnect.factor)));
+  dialer->timer->expires_after(delay);
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::string url = dialer->url;
+  dialer->timer->async_wait([weak, url](const std::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) self->dial(url);
+  });
+}
+
+void Repo::Impl::shutdown() {
+  if (shutting_down) return;
+  shutting_down = true;
+  for (auto& [url, dialer] : dialers) {
+    dialer->active = false;
+    dialer->timer->cancel();
+  }
+  for (auto& listener : listeners) listener->close();
+  push_timer.cancel();
+  auto current = sessions;
+  for (const auto& session : current)
+    session->close({CloseReason::Code::kShutdown, "repo shutting down"});
+  sessions.clear();
+}
+
+// ---- Repo ----
+
+Repo::Repo(asio::io_context& io, Transports& transports, RepoOptions options)
+    : impl_(std::make_shared<Impl>(io, transports, std::move(options))) {
+  for (const auto& doc_id : impl_->options.storage->list_documents()) impl_->open(doc_id);
+}
+
+Repo::~Repo() {
+  impl_->shutdown();
+}
+
+const std::string& Repo::peer_id() const {
+  return impl_->options.peer_id;
+}
+spdlog::logger& Repo::logger() {
+  return *impl_->log;
+}
+
+ChangeGraph& Repo::open(const std::string& doc_id) {
+  bool existed = impl_->find(doc_id) != nullptr;
+  auto& doc = impl_->open(doc_id);
+  if (!existed) impl_->announce(doc_id);
+  return doc.graph;
+}
+
+ChangeGraph* Repo::find(const std::string& doc_id) {
+  auto* doc = impl_->find(doc_id);
+  return doc ? &doc->graph : nullptr;
+}
+
+std::vector<std::string> Repo::documents() const {
+  std::vector<std::string> out;
+  for (const auto& [id, doc] : impl_->documents) out.push_back(id);
+  return out;
+}
+
+Change Repo::commit(const std::string& doc_id, Bytes payload, std::optional<std::string> message,
+                    std::optional<std::int64_t> timestamp_ms) {
+  return open(doc_id).commit(std::move(payload), std::move(message), timestamp_ms);
+}
+
+void Repo::request(const std::string& doc_id) {
+  impl_->open(doc_id);
+  for (const auto& session : impl_->sessions) session->request(doc_id);
+}
+
+std::string Repo::listen(const std::string& url) {
+  auto listener = impl_->transports.listen(url);
+  std::string bound = listener->url();
+  std::weak_ptr<Impl> weak = impl_;
+  listener->start([weak, bound](std::shared_ptr<Connection> connection) {
+    auto self = weak.lock();
+    if (!self) return connection->close({CloseReason::Code::kShutdown, "repo gone"});
+    std::string address = connection->description();
+    self->add_session(std::move(connection), address, "");
+  });
+  impl_->listeners.push_back(std::move(listener));
+  impl_->log->info("listening on {}", bound);
+  return bound;
+}
+
+void Repo::connect(const std::string& url, std::string expected_peer_id) {
+  auto& dialer = impl_->dialers[url];
+  if (dialer && dialer->active) return;
+  dialer = std::make_shared<Impl::Dialer>();
+  dialer->url = url;
+  dialer->expected_peer_id = std::move(expected_peer_id);
+  dialer->backoff = impl_->options.reconnect.initial;
+  dialer->timer = std::make_unique<asio::steady_timer>(impl_->io);
+  impl_->dial(url);
+}
+
+void Repo::disconnect(const std::string& url) {
+  auto it = impl_->dialers.find(url);
+  if (it == impl_->dialers.end()) return;
+  it->second->active = false;
+  it->second->timer->cancel();
+  impl_->dialers.erase(it);
+  auto current = impl_->sessions;
+  for (const auto& session : current) {
+    if (session->dialled_url() == url) session->close({CloseReason::Code::kNormal, "disconnected"});
+  }
+}
+
+void Repo::accept(std::shared_ptr<Connection> connection, std::string address) {
+  if (address.empty()) address = connection->description();
+  impl_->add_session(std::move(connection), std::move(address), "");
+}
+
+Subscription Repo::on_remote_changes(std::function<void(const RemoteChanges&)> callback) {
+  auto id = impl_->next_listener_id++;
+  impl_->change_listeners.emplace(id, std::move(callback));
+  std::weak_ptr<Impl> weak = impl_;
+  return Subscription([weak, id] {
+    if (auto self = weak.lock()) self->change_listeners.erase(id);
+  });
+}
+
+Subscription Repo::on_peer_event(std::function<void(const PeerEvent&)> callback) {
+  auto id = impl_->next_listener_id++;
+  impl_->peer_listeners.emplace(id, std::move(callback));
+  std::weak_ptr<Impl> weak = impl_;
+  return Subscription([weak, id] {
+    if (auto self = weak.lock()) self->peer_listeners.erase(id);
+  });
+}
+
+std::vector<PeerStats> Repo::peers() const {
+  std::vector<PeerStats> out;
+  for (const auto& session : impl_->sessions) out.push_back(session->stats());
+  return out;
+}
+
+bool Repo::peer_has_our_changes(const std::string& peer_id, const std::string& doc_id) const {
+  for (const auto& session : impl_->sessions) {
+    if (session->peer_id() == peer_id && session->has_our_changes(doc_id)) return true;
+  }
+  return false;
+}
+
+bool Repo::in_sync_with(const std::string& peer_id, const std::string& doc_id) const {
+  for (const auto& session : impl_->sessions) {
+    if (session->peer_id() == peer_id && session->in_sync(doc_id)) return true;
+  }
+  return false;
+}
+
+}  // namespace dagsync

@@ -1,0 +1,31 @@
+// MemoryStorage: a Storage that keeps everything in memory, for tests, caches and peers that
+// need no durability. Follows every per-method contract of storage.h; nothing survives the
+// object.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dagsync/storage.h"
+
+namespace dagsync {
+
+// Keeps everything in memory: for tests, caches and peers that need no durability.
+class MemoryStorage : public Storage {
+ public:
+  std::vector<std::string> list_documents() override;
+  std::vector<Change> load_changes(const std::string& doc_id) override;
+  void append_changes(const std::string& doc_id, std::span<const Change> changes) override;
+  std::optional<Bytes> load_sync_state(const std::string& doc_id,
+                                       const std::string& peer_id) override;
+  void save_sync_state(const std::string& doc_id, const std::string& peer_id,
+                       ByteView state) override;
+
+ private:
+  std::map<std::string, std::vector<Change>> changes_;
+  std::map<std::pair<std::string, std::string>, Bytes> states_;
+};
+
+}  // namespace dagsync

@@ -1,0 +1,98 @@
+// Helpers for tests that run an io_context: drive it until a condition holds (never a
+// fixed sleep), quiet loggers, and URLs for each transport on loopback with OS-chosen ports.
+#pragma once
+
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <asio.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "dagsync/dagsync.h"
+#include "dagsync/memory_transport.h"
+#include "dagsync/repo.h"
+#include "dagsync/transports.h"
+#include "helpers.h"
+
+namespace dagsync::test {
+
+// Runs the loop until `done()` or the deadline; returns whether `done()` held.
+inline bool run_until(asio::io_context& io, const std::function<bool()>& done,
+                      std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    if (io.stopped()) io.restart();
+    io.run_one_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Runs ready handlers without blocking (lets posted work settle).
+inline void settle(asio::io_context& io) {
+  if (io.stopped()) io.restart();
+  io.poll();
+}
+
+inline std::shared_ptr<spdlog::logger> quiet_logger() {
+  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
+
+// A logger whose output the test can read.
+struct CapturedLog {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> logger = std::make_shared<spdlog::logger>(
+      "captured", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+  CapturedLog() { logger->set_level(spdlog::level::debug); }
+  std::string text() const { return out.str(); }
+};
+
+// A listen URL on loopback for the scheme; mem names are made unique by `name`.
+inline std::string listen_url(const std::string& scheme, const std::string& name) {
+  if (scheme == "mem") return "mem://" + name;
+  if (scheme == "tcp") return "tcp://127.0.0.1:0";
+  return "ws://127.0.0.1:0/sync";
+}
+
+// Two connected ends of one transport, recording what each receives and how each closed.
+struct Endpoints {
+  std::shared_ptr<Connection> server, client;
+  std::vector<Bytes> server_got, client_got;
+  std::optional<CloseReason> server_closed, client_closed;
+};
+
+// Listens on `url` with `server_side`, connects with `client_side` (they may be one
+// Transports), and starts both ends recording what they get.
+inline std::unique_ptr<Listener> pair_up(Transports& server_side, Transports& client_side,
+                                         asio::io_context& io, const std::string& url,
+                                         Endpoints& e) {
+  auto listener = server_side.listen(url);
+  listener->start([&](std::shared_ptr<Connection> c) {
+    e.server = c;
+    c->start([&](Bytes f) { e.server_got.push_back(std::move(f)); },
+             [&](const CloseReason& r) { e.server_closed = r; });
+  });
+  std::string error;
+  client_side.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string err) {
+    error = err;
+    e.client = c;
+    if (c) {
+      c->start([&](Bytes f) { e.client_got.push_back(std::move(f)); },
+               [&](const CloseReason& r) { e.client_closed = r; });
+    }
+  });
+  REQUIRE(run_until(io, [&] { return (e.client && e.server) || !error.empty(); }));
+  REQUIRE_MESSAGE(error.empty(), error);
+  return listener;
+}
+
+inline std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_context& io,
+                                         const std::string& url, Endpoints& e) {
+  return pair_up(transports, transports, io, url, e);
+}
+
+}  // namespace dagsync::test
