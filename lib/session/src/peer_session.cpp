@@ -7,23 +7,75 @@
 
 namespace dagsync {
 
-PeerSession::PeerSession(std::weak_ptr<Repo::Impl> repo, asio::io_context& io,
+// The machine's view of the repo. Holds the repo weakly: a session may outlive it for the
+// last few callbacks of a closing connection, and then sees no documents.
+class PeerSession::Host : public SessionHost {
+ public:
+  explicit Host(std::weak_ptr<RepoImpl> repo) : repo_(std::move(repo)) {}
+
+  ChangeGraph* find_document(const std::string& doc_id) override {
+    auto repo = repo_.lock();
+    auto* doc = repo ? repo->find(doc_id) : nullptr;
+    return doc ? &doc->graph : nullptr;
+  }
+  ChangeGraph& create_document(const std::string& doc_id) override {
+    auto repo = repo_.lock();
+    if (!repo) throw Error("repo gone");
+    return repo->open(doc_id).graph;
+  }
+  void discard_document(const std::string& doc_id) override {
+    if (auto repo = repo_.lock()) repo->discard(doc_id);
+  }
+  std::vector<std::string> document_ids() const override {
+    std::vector<std::string> out;
+    if (auto repo = repo_.lock()) {
+      for (const auto& [id, doc] : repo->documents) out.push_back(id);
+    }
+    return out;
+  }
+  std::optional<Bytes> load_sync_state(const std::string& doc_id,
+                                       const std::string& peer_id) override {
+    auto repo = repo_.lock();
+    return repo ? repo->options.storage->load_sync_state(doc_id, peer_id) : std::nullopt;
+  }
+
+ private:
+  std::weak_ptr<RepoImpl> repo_;
+};
+
+namespace {
+SessionConfig session_config(const RepoOptions& options) {
+  SessionConfig config;
+  config.capabilities = options.capabilities;
+  config.hello_timeout = options.hello_timeout;
+  config.heartbeat_interval = options.heartbeat_interval;
+  config.sync_limits = options.sync_limits;
+  config.max_message_bytes = options.max_message_bytes;
+  return config;
+}
+}  // namespace
+
+PeerSession::PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
                          std::shared_ptr<Connection> connection, std::string address,
                          std::string dialled_url, std::string expected_peer_id)
-    : repo_(std::move(repo)),
+    : repo_(repo),
+      log_(repo.lock()->log),
+      host_(std::make_unique<Host>(repo)),
+      machine_(
+          *host_, repo.lock()->policy_for(std::move(expected_peer_id)),
+          session_config(repo.lock()->options),
+          std::make_unique<EnvelopeDialect>(repo.lock()->options.sync_limits.max_message_bytes)),
       connection_(std::move(connection)),
       dialled_url_(std::move(dialled_url)),
-      expected_peer_id_(std::move(expected_peer_id)),
-      hello_timer_(io),
-      heartbeat_timer_(io) {
-  stats_.address = std::move(address);
-  auto r = repo_.lock();
-  log_ = r->log;
-  options_ = r->options;
+      timer_(io) {
+  machine_.stats().address = std::move(address);
 }
 
+PeerSession::~PeerSession() = default;
+
 std::string PeerSession::label() const {
-  return (stats_.peer_id.empty() ? std::string("?") : stats_.peer_id) + " (" + stats_.address + ")";
+  const auto& stats = machine_.stats();
+  return (stats.peer_id.empty() ? std::string("?") : stats.peer_id) + " (" + stats.address + ")";
 }
 
 void PeerSession::start() {
@@ -35,286 +87,122 @@ void PeerSession::start() {
       [weak](const CloseReason& reason) {
         if (auto self = weak.lock()) self->on_closed(reason);
       });
-  Envelope hello;
-  hello.type = Envelope::Type::kHello;
-  hello.protocol_version = Repo::kProtocolVersion;
-  if (auto r = repo_.lock()) hello.peer_id = r->options.peer_id;
-  hello.capabilities = options_.capabilities;
-  send(std::move(hello));
-  if (options_.hello_timeout.count() > 0) {
-    hello_timer_.expires_after(options_.hello_timeout);
-    hello_timer_.async_wait([weak](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || self->hello_received_ || self->closed_) return;
-      self->log_->warn("peer {}: no hello within {} ms; closing", self->label(),
-                       self->options_.hello_timeout.count());
-      self->close(
-          {CloseReason::Code::kTimeout,
-           "no hello within " + std::to_string(self->options_.hello_timeout.count()) + " ms"});
-    });
-  }
-  arm_heartbeat();
-}
-
-void PeerSession::arm_heartbeat() {
-  if (options_.heartbeat_interval.count() <= 0 || closed_) return;
-  heartbeat_timer_.expires_after(options_.heartbeat_interval);
-  std::weak_ptr<PeerSession> weak = weak_from_this();
-  heartbeat_timer_.async_wait([weak](const std::error_code& ec) {
-    auto self = weak.lock();
-    if (ec || !self || self->closed_) return;
-    Envelope beat;
-    beat.type = Envelope::Type::kHeartbeat;
-    self->send(std::move(beat));
-    self->arm_heartbeat();
-  });
-}
-
-void PeerSession::send(Envelope envelope) {
-  if (closed_) return;
-  envelope.seq = send_seq_++;
-  Bytes frame = envelope.take_frame();
-  ++stats_.frames_sent;
-  stats_.bytes_sent += frame.size();
-  connection_->send(std::move(frame));  // a refusal closes the connection: on_closed follows
-}
-
-void PeerSession::close(const CloseReason& reason) {
-  if (closed_) return;
-  auto keep_alive = shared_from_this();  // the Repo may drop its reference while we close
-  connection_->close(reason);            // calls on_closed
-  if (!closed_) on_closed(reason);
-}
-
-void PeerSession::protocol_error(const std::string& problem) {
-  if (closed_) return;
-  log_->warn("peer {}: {}; closing the connection", label(), problem);
-  Envelope error;
-  error.type = Envelope::Type::kError;
-  error.error = problem.substr(0, Envelope::kMaxErrorChars);
-  send(std::move(error));
-  close({CloseReason::Code::kProtocol, problem});
+  machine_.start(SessionClock::now());
+  drain();
 }
 
 void PeerSession::on_frame(Bytes frame) {
-  if (closed_) return;
-  ++stats_.frames_received;
-  stats_.bytes_received += frame.size();
-  Envelope envelope;
   try {
-    envelope = Envelope::decode(frame, options_.sync_limits.max_message_bytes);
-  } catch (const DecodeError& e) {
-    return protocol_error(std::string("malformed frame: ") + e.what());
+    machine_.receive_frame(frame, SessionClock::now());
+  } catch (const Error& e) {
+    // Only the repo's side (storage, loading a document) throws here; the machine handles
+    // everything a peer can send. The session cannot go on without its storage.
+    log_->error("peer {}: storage failed: {}", label(), e.what());
+    machine_.fail(std::string("storage failed: ") + e.what());
+    if (auto repo = repo_.lock()) repo->storage_failed(peer_id(), stats().address, e.what());
   }
-  // The transport promises order and no loss; a channel that breaks that is detected here
-  // and the connection is reset, so that sync restarts from a consistent state.
-  if (envelope.seq < receive_seq_) {
-    log_->debug("peer {}: ignoring repeated frame {}", label(), envelope.seq);
-    return;
-  }
-  if (envelope.seq > receive_seq_) {
-    return protocol_error("frames lost: expected frame " + std::to_string(receive_seq_) + ", got " +
-                          std::to_string(envelope.seq));
-  }
-  ++receive_seq_;
-  handle(std::move(envelope));
-}
-
-void PeerSession::handle(Envelope envelope) {
-  if (envelope.type == Envelope::Type::kHello) return handle_hello(envelope);
-  if (!hello_received_) {
-    return protocol_error(std::string("expected hello, got ") + to_string(envelope.type));
-  }
-  auto repo = repo_.lock();
-  if (!repo) return;
-  switch (envelope.type) {
-    case Envelope::Type::kSync:
-      return handle_sync(envelope);
-    case Envelope::Type::kRequest:
-      if (repo->find(envelope.doc_id)) {
-        offer(envelope.doc_id);
-      } else {
-        Envelope reply;
-        reply.type = Envelope::Type::kUnavailable;
-        reply.doc_id = envelope.doc_id;
-        send(std::move(reply));
-      }
-      return;
-    case Envelope::Type::kUnavailable:
-      repo->document_unavailable(envelope.doc_id, stats_.peer_id, stats_.address);
-      return;
-    case Envelope::Type::kError:
-      log_->warn("peer {} reported an error: {}", label(), envelope.error);
-      close({CloseReason::Code::kProtocol, "peer reported: " + envelope.error});
-      return;
-    case Envelope::Type::kHeartbeat:
-    case Envelope::Type::kHello:
-      return;
-  }
-}
-
-void PeerSession::handle_hello(const Envelope& hello) {
-  if (hello_received_) return protocol_error("second hello");
-  if (hello.protocol_version != Repo::kProtocolVersion) {
-    return protocol_error("unsupported protocol version " + std::to_string(hello.protocol_version) +
-                          " (this peer speaks " + std::to_string(Repo::kProtocolVersion) + ")");
-  }
-  auto repo = repo_.lock();
-  if (!repo) return;
-  if (hello.peer_id == repo->options.peer_id) return protocol_error("connected to itself");
-  if (!expected_peer_id_.empty() && hello.peer_id != expected_peer_id_) {
-    return protocol_error("expected peer " + expected_peer_id_ + ", got a hello from " +
-                          hello.peer_id);
-  }
-  hello_received_ = true;
-  hello_timer_.cancel();
-  stats_.peer_id = hello.peer_id;
-  stats_.connected = true;
-  log_->info("peer {}: connected", label());
-  repo->session_ready(shared_from_this());
-  if (options_.announce_documents) {
-    for (const auto& [doc_id, doc] : repo->documents) offer(doc_id);
-  }
-}
-
-void PeerSession::handle_sync(const Envelope& envelope) {
-  auto repo = repo_.lock();
-  if (!repo) return;
-  const std::string& doc_id = envelope.doc_id;
-  SyncMessage message;
-  try {
-    message = SyncMessage::decode(envelope.payload, options_.sync_limits);
-  } catch (const DecodeError& e) {
-    return protocol_error("document " + doc_id + ": bad sync message: " + e.what());
-  }
-  Repo::Impl::Document* doc = repo->find(doc_id);
-  bool created = false;
-  if (!doc) {
-    if (!options_.accept_unknown_documents) {
-      Envelope reply;
-      reply.type = Envelope::Type::kUnavailable;
-      reply.doc_id = doc_id;
-      return send(std::move(reply));
-    }
-    doc = &repo->open(doc_id);
-    created = true;
-  }
-  SyncState& state = state_for(doc_id);
-  bool answers_ours = state.in_flight;  // a reply to a message of ours: one round trip
-  ReceiveResult result;
-  try {
-    result = receive_sync_message(doc->graph, state, message);
-  } catch (const GraphError& e) {
-    if (created) {
-      // A refused message leaves nothing behind, not even an empty document.
-      states_.erase(doc_id);
-      repo->documents.erase(doc_id);
-    }
-    return protocol_error("document " + doc_id + ": refused changes: " + e.what());
-  }
-  shared_.insert(doc_id);
-  ++stats_.sync_messages_received;
-  stats_.changes_received += message.changes.size();
-  if (answers_ours) ++stats_.round_trips;
-  for (const auto& e : result.status.evicted) {
-    log_->warn("peer {}: document {}: dropped pending change {}: {}", label(), doc_id, e.hash.hex(),
-               e.reason);
-  }
-  if (!result.status.applied.empty())
-    repo->remote_applied(doc_id, stats_.peer_id, result.status.applied);
-  sync_document(doc_id);
-  // A document first heard of from this peer is offered to our other peers too, as one
-  // opened locally would be: a relay passes on what it learns.
-  if (created) repo->announce(doc_id);
-}
-
-SyncState& PeerSession::state_for(const std::string& doc_id) {
-  auto it = states_.find(doc_id);
-  if (it != states_.end()) return it->second;
-  SyncState state;
-  if (auto repo = repo_.lock()) {
-    try {
-      if (auto saved = repo->options.storage->load_sync_state(doc_id, stats_.peer_id)) {
-        state = SyncState::decode(*saved);
-      }
-    } catch (const Error& e) {
-      // A lost or unreadable state only costs a fuller first sync.
-      log_->warn("peer {}: document {}: ignoring saved sync state: {}", label(), doc_id, e.what());
-    }
-  }
-  return states_.emplace(doc_id, std::move(state)).first->second;
-}
-
-void PeerSession::offer(const std::string& doc_id) {
-  shared_.insert(doc_id);
-  sync_document(doc_id);
-}
-
-void PeerSession::request(const std::string& doc_id) {
-  if (!hello_received_ || closed_) return;
-  shared_.insert(doc_id);
-  Envelope e;
-  e.type = Envelope::Type::kRequest;
-  e.doc_id = doc_id;
-  send(std::move(e));
+  drain();
 }
 
 void PeerSession::sync_document(const std::string& doc_id) {
-  if (!hello_received_ || closed_ || !shared_.count(doc_id)) return;
-  auto repo = repo_.lock();
-  if (!repo) return;
-  Repo::Impl::Document* doc = repo->find(doc_id);
-  if (!doc) return;
-  GenerateOptions generate;
-  generate.max_message_bytes = options_.max_message_bytes;
-  auto message = generate_sync_message(doc->graph, state_for(doc_id), generate);
-  if (!message) return;
-  ++stats_.sync_messages_sent;
-  stats_.changes_sent += message->changes.size();
-  Envelope e;
-  e.type = Envelope::Type::kSync;
-  e.doc_id = doc_id;
-  e.payload = message->encode();
-  send(std::move(e));
+  machine_.sync_document(doc_id);
+  drain();
 }
 
-bool PeerSession::has_our_changes(const std::string& doc_id) const {
-  auto repo = repo_.lock();
-  auto it = states_.find(doc_id);
-  if (!repo || it == states_.end()) return false;
-  auto* doc = repo->find(doc_id);
-  return doc && dagsync::has_our_changes(doc->graph, it->second);
+void PeerSession::offer(const std::string& doc_id) {
+  machine_.offer(doc_id);
+  drain();
 }
 
-bool PeerSession::in_sync(const std::string& doc_id) const {
-  if (!has_our_changes(doc_id)) return false;
-  auto repo = repo_.lock();
-  const auto& theirs = states_.at(doc_id).their_heads;
-  auto* doc = repo->find(doc_id);
-  return theirs && doc->graph.pending_count() == 0 &&
-         std::all_of(theirs->begin(), theirs->end(),
-                     [&](const ChangeHash& h) { return doc->graph.has(h); });
+void PeerSession::request(const std::string& doc_id) {
+  machine_.request(doc_id);
+  drain();
+}
+
+void PeerSession::close(const CloseReason& reason) {
+  machine_.close(reason);
+  drain();
 }
 
 void PeerSession::on_closed(const CloseReason& reason) {
-  if (closed_) return;
-  closed_ = true;
-  stats_.connected = false;
-  hello_timer_.cancel();
-  heartbeat_timer_.cancel();
-  auto repo = repo_.lock();
-  if (repo && hello_received_) {
-    for (const auto& [doc_id, state] : states_) {
-      try {
-        repo->options.storage->save_sync_state(doc_id, stats_.peer_id, state.encode());
-      } catch (const Error& e) {
-        log_->warn("peer {}: document {}: could not save sync state: {}", label(), doc_id,
-                   e.what());
-      }
-    }
+  if (connection_closed_) return;
+  connection_closed_ = true;
+  if (!close_reason_) close_reason_ = reason;
+  machine_.connection_closed(reason);
+  drain();
+}
+
+void PeerSession::drain() {
+  if (draining_) return;  // an output's execution fed the machine: the outer loop goes on
+  auto keep_alive = shared_from_this();  // the Repo may drop its reference while we run
+  draining_ = true;
+  for (auto outputs = machine_.take_outputs(); !outputs.empty();
+       outputs = machine_.take_outputs()) {
+    for (auto& output : outputs) execute(output);
   }
-  log_->info("peer {}: disconnected ({})", label(), reason.to_string());
-  if (repo) repo->session_closed(shared_from_this(), reason);
+  draining_ = false;
+  arm_timer();
+  // Reported once, after the machine's last outputs (its saved states among them) ran.
+  if (close_reason_ && !close_reported_) {
+    close_reported_ = true;
+    timer_.cancel();
+    if (auto repo = repo_.lock()) repo->session_closed(shared_from_this(), *close_reason_);
+  }
+}
+
+void PeerSession::execute(SessionOutput& output) {
+  namespace out = session_output;
+  auto repo = repo_.lock();
+  if (auto* send = std::get_if<out::Send>(&output)) {
+    // A refusal closes the connection: on_closed follows, inside this call or later.
+    if (!connection_closed_) connection_->send(std::move(send->frame));
+  } else if (auto* close = std::get_if<out::Close>(&output)) {
+    if (!close_reason_) close_reason_ = close->reason;
+    if (!connection_closed_) {
+      connection_closed_ = true;
+      connection_->close(close->reason);  // our close handler sees connection_closed_ set
+    }
+  } else if (std::holds_alternative<out::Ready>(output)) {
+    if (repo) repo->session_ready(shared_from_this());
+  } else if (auto* applied = std::get_if<out::Applied>(&output)) {
+    if (!repo) return;
+    try {
+      repo->remote_applied(applied->doc_id, peer_id(), applied->hashes);
+    } catch (const Error& e) {
+      log_->error("peer {}: document {}: storage failed: {}", label(), applied->doc_id, e.what());
+      machine_.fail("storage failed: " + std::string(e.what()));
+      repo->storage_failed(peer_id(), stats().address, e.what());
+    }
+  } else if (auto* unavailable = std::get_if<out::Unavailable>(&output)) {
+    if (repo)
+      repo->emit({PeerEvent::Kind::kUnavailable, peer_id(), stats().address, unavailable->doc_id});
+  } else if (auto* created = std::get_if<out::Created>(&output)) {
+    if (repo) repo->announce(created->doc_id);
+  } else if (auto* save = std::get_if<out::SaveStates>(&output)) {
+    if (repo) repo->save_sync_states(peer_id(), save->states);
+  } else if (auto* line = std::get_if<out::Log>(&output)) {
+    auto level = line->level == out::Log::Level::kWarn   ? spdlog::level::warn
+                 : line->level == out::Log::Level::kInfo ? spdlog::level::info
+                                                         : spdlog::level::debug;
+    log_->log(level, "peer {}: {}", label(), line->text);
+  }
+}
+
+void PeerSession::arm_timer() {
+  auto deadline = machine_.next_deadline();
+  if (deadline == armed_for_) return;
+  armed_for_ = deadline;
+  timer_.cancel();
+  if (!deadline) return;
+  timer_.expires_at(*deadline);
+  std::weak_ptr<PeerSession> weak = weak_from_this();
+  timer_.async_wait([weak](const std::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->armed_for_.reset();
+    self->machine_.tick(SessionClock::now());
+    self->drain();
+  });
 }
 
 }  // namespace dagsync

@@ -1,66 +1,63 @@
-// Internal: one connection with one remote peer, multiplexing the sync of many documents
-// (docs/sessions.md). Created by the Repo for each connection; ends when the connection does.
+// Internal: the Asio shell around one SessionMachine (docs/sessions.md). It feeds the
+// connection's frames and one timer's expiries into the machine and carries the machine's
+// outputs out: frames to the connection, events and storage writes to the Repo, log lines
+// to the Repo's logger. Created by the Repo for each connection; ends when the connection
+// does. All protocol decisions live in the machine (session_machine.h).
 #pragma once
 
 #include <asio.hpp>
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
 
-#include "dagsync/repo.h"
-#include "envelope.h"
+#include "session_machine.h"
 
 namespace dagsync {
 
+class RepoImpl;
+
 class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
-  PeerSession(std::weak_ptr<Repo::Impl> repo, asio::io_context& io,
+  PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
               std::shared_ptr<Connection> connection, std::string address, std::string dialled_url,
               std::string expected_peer_id);
+  ~PeerSession();
 
   void start();
-  // Sends what the peer needs for this document, if the two share it.
   void sync_document(const std::string& doc_id);
-  // Starts sharing: offer our document, or ask for one we lack.
   void offer(const std::string& doc_id);
   void request(const std::string& doc_id);
   void close(const CloseReason& reason);
 
-  bool ready() const { return hello_received_; }
-  const std::string& peer_id() const { return stats_.peer_id; }
+  bool ready() const { return machine_.ready(); }
+  const std::string& peer_id() const { return machine_.peer_id(); }
   const std::string& dialled_url() const { return dialled_url_; }
-  const PeerStats& stats() const { return stats_; }
-  bool has_our_changes(const std::string& doc_id) const;
-  bool in_sync(const std::string& doc_id) const;
+  const PeerStats& stats() const { return machine_.stats(); }
+  bool has_our_changes(const std::string& doc_id) const { return machine_.has_our_changes(doc_id); }
+  bool in_sync(const std::string& doc_id) const { return machine_.in_sync(doc_id); }
 
  private:
+  class Host;
+
   void on_frame(Bytes frame);
   void on_closed(const CloseReason& reason);
-  void handle(Envelope envelope);
-  void handle_hello(const Envelope& envelope);
-  void handle_sync(const Envelope& envelope);
-  void send(Envelope envelope);
-  void protocol_error(const std::string& problem);
-  SyncState& state_for(const std::string& doc_id);
-  void arm_heartbeat();
+  // Executes the machine's outputs until it has none left, then re-arms the timer.
+  void drain();
+  void execute(SessionOutput& output);
+  void arm_timer();
   std::string label() const;
 
-  std::weak_ptr<Repo::Impl> repo_;
+  std::weak_ptr<RepoImpl> repo_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<Host> host_;
+  SessionMachine machine_;
   std::shared_ptr<Connection> connection_;
   std::string dialled_url_;
-  std::string expected_peer_id_;
-  asio::steady_timer hello_timer_;
-  asio::steady_timer heartbeat_timer_;
-  bool hello_received_ = false;
-  bool closed_ = false;
-  std::uint64_t send_seq_ = 0;
-  std::uint64_t receive_seq_ = 0;
-  std::map<std::string, SyncState> states_;
-  std::set<std::string> shared_;
-  PeerStats stats_;
-  std::shared_ptr<spdlog::logger> log_;
-  RepoOptions options_;
+  asio::steady_timer timer_;
+  std::optional<SessionClock::time_point> armed_for_;
+  bool draining_ = false;
+  bool connection_closed_ = false;
+  std::optional<CloseReason> close_reason_;  // how the session ended, once it has
+  bool close_reported_ = false;
 };
 
 }  // namespace dagsync

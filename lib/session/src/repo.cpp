@@ -19,7 +19,7 @@ std::shared_ptr<spdlog::logger> default_logger() {
 }
 }  // namespace
 
-Repo::Impl::Impl(asio::io_context& io_context, Transports& t, RepoOptions o)
+RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
     : io(io_context), transports(t), options(std::move(o)), push_timer(io_context) {
   if (options.peer_id.empty()) options.peer_id = random_actor_id().hex();
   if (!options.storage) options.storage = std::make_shared<MemoryStorage>();
@@ -27,7 +27,7 @@ Repo::Impl::Impl(asio::io_context& io_context, Transports& t, RepoOptions o)
   options.logger = log;
 }
 
-Repo::Impl::Document& Repo::Impl::open(const std::string& doc_id) {
+RepoImpl::Document& RepoImpl::open(const std::string& doc_id) {
   if (auto* doc = find(doc_id)) return *doc;
   if (doc_id.empty() || doc_id.size() > Envelope::kMaxIdChars) {
     throw Error("document id must be 1 to " + std::to_string(Envelope::kMaxIdChars) + " bytes");
@@ -41,7 +41,7 @@ Repo::Impl::Document& Repo::Impl::open(const std::string& doc_id) {
       throw Error("document " + doc_id + ": stored changes are inconsistent: " + e.what());
     }
   }
-  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<RepoImpl> weak = weak_from_this();
   doc->local = doc->graph.subscribe_local([weak, doc_id](const Change& change) {
     if (auto self = weak.lock()) self->local_change(doc_id, change);
   });
@@ -50,45 +50,102 @@ Repo::Impl::Document& Repo::Impl::open(const std::string& doc_id) {
   return ref;
 }
 
-Repo::Impl::Document* Repo::Impl::find(const std::string& doc_id) {
+RepoImpl::Document* RepoImpl::find(const std::string& doc_id) {
   auto it = documents.find(doc_id);
   return it == documents.end() ? nullptr : it->second.get();
 }
 
-void Repo::Impl::local_change(const std::string& doc_id, const Change& change) {
-  options.storage->append_changes(doc_id, std::span<const Change>(&change, 1));
+void RepoImpl::discard(const std::string& doc_id) {
+  documents.erase(doc_id);
+}
+
+void RepoImpl::store(Document& doc, const std::string& doc_id, std::vector<Change> changes) {
+  // Changes a failed store left in memory only go first: storage keeps application order.
+  if (!doc.unstored.empty()) {
+    changes.insert(changes.begin(), doc.unstored.begin(), doc.unstored.end());
+  }
+  options.storage->append_changes(doc_id, changes);
+  doc.unstored.clear();
+}
+
+Change RepoImpl::commit(const std::string& doc_id, Bytes payload,
+                        std::optional<std::string> message,
+                        std::optional<std::int64_t> timestamp_ms) {
+  Document& doc = open(doc_id);
+  // Stored before it is applied, so a storage failure leaves the document unchanged. The
+  // graph builds the same bytes again in commit() (same actor, seq, deps, fields).
+  ChangeFields fields;
+  fields.actor = doc.graph.local_actor();
+  fields.seq = doc.graph.max_seq(fields.actor) + 1;
+  fields.deps = doc.graph.heads();
+  fields.timestamp_ms = timestamp_ms;
+  fields.message = message;
+  fields.payload = payload;
+  Change ahead = Change::build(std::move(fields));
+  store(doc, doc_id, {ahead});
+  doc.stored_ahead = ahead.hash();
+  Change change = doc.graph.commit(std::move(payload), std::move(message), timestamp_ms);
+  doc.stored_ahead.reset();
+  return change;
+}
+
+void RepoImpl::local_change(const std::string& doc_id, const Change& change) {
+  Document* doc = find(doc_id);
+  if (!doc) return;
+  if (doc->stored_ahead != change.hash()) {
+    try {
+      store(*doc, doc_id, {change});
+    } catch (const Error&) {
+      doc->unstored.push_back(change);
+      schedule_push(doc_id);  // it is in the graph: peers may have it all the same
+      throw;
+    }
+  }
   schedule_push(doc_id);
 }
 
-void Repo::Impl::remote_applied(const std::string& doc_id, const std::string& peer_id,
-                                const std::vector<ChangeHash>& applied) {
+void RepoImpl::remote_applied(const std::string& doc_id, const std::string& peer_id,
+                              const std::vector<ChangeHash>& applied) {
   Document* doc = find(doc_id);
   if (!doc) return;
   std::vector<Change> changes;
   changes.reserve(applied.size());
   for (const auto& h : applied) changes.push_back(*doc->graph.get(h));
-  options.storage->append_changes(doc_id, changes);
-  RemoteChanges event{doc_id, peer_id, applied};
-  auto listeners = change_listeners;
-  for (const auto& [id, fn] : listeners) fn(event);
+  store(*doc, doc_id, std::move(changes));
+  change_listeners.notify(RemoteChanges{doc_id, peer_id, applied});
   schedule_push(doc_id);  // relay to the other peers
 }
 
-void Repo::Impl::document_unavailable(const std::string& doc_id, const std::string& peer_id,
-                                      const std::string& address) {
-  emit({PeerEvent::Kind::kUnavailable, peer_id, address, doc_id});
+void RepoImpl::save_sync_states(const std::string& peer_id,
+                                std::span<const SyncStateRecord> states) {
+  try {
+    options.storage->save_sync_states(peer_id, states);
+  } catch (const Error& e) {
+    // A lost state only costs a fuller sync next time.
+    log->warn("peer {}: could not save {} sync state(s): {}", peer_id, states.size(), e.what());
+    emit({PeerEvent::Kind::kStorageFailed, peer_id, "", e.what()});
+  }
 }
 
-void Repo::Impl::emit(const PeerEvent& event) {
-  auto listeners = peer_listeners;
-  for (const auto& [id, fn] : listeners) fn(event);
+void RepoImpl::storage_failed(const std::string& peer_id, const std::string& address,
+                              const std::string& problem) {
+  emit({PeerEvent::Kind::kStorageFailed, peer_id, address, problem});
 }
 
-void Repo::Impl::schedule_push(const std::string& doc_id) {
+SessionPolicy RepoImpl::policy_for(std::string expected_peer_id) const {
+  SessionPolicy policy;
+  policy.local_peer_id = options.peer_id;
+  policy.expected_peer_id = std::move(expected_peer_id);
+  policy.announce_documents = options.announce_documents;
+  policy.accept_unknown_documents = options.accept_unknown_documents;
+  return policy;
+}
+
+void RepoImpl::schedule_push(const std::string& doc_id) {
   dirty.insert(doc_id);
   if (push_scheduled || shutting_down) return;
   push_scheduled = true;
-  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<RepoImpl> weak = weak_from_this();
   if (options.push_delay.count() > 0) {
     push_timer.expires_after(options.push_delay);
     push_timer.async_wait([weak](const std::error_code& ec) {
@@ -101,13 +158,16 @@ void Repo::Impl::schedule_push(const std::string& doc_id) {
   }
 }
 
-void Repo::Impl::announce(const std::string& doc_id) {
-  if (!options.announce_documents) return;
+void RepoImpl::announce(const std::string& doc_id) {
   auto current = sessions;
-  for (const auto& session : current) session->offer(doc_id);
+  for (const auto& session : current) {
+    if (session->ready() && policy_for("").offers(session->peer_id(), doc_id)) {
+      session->offer(doc_id);
+    }
+  }
 }
 
-void Repo::Impl::push() {
+void RepoImpl::push() {
   push_scheduled = false;
   auto docs = std::move(dirty);
   dirty.clear();
@@ -117,8 +177,8 @@ void Repo::Impl::push() {
   }
 }
 
-void Repo::Impl::add_session(std::shared_ptr<Connection> connection, std::string address,
-                             std::string dialled_url, std::string expected_peer_id) {
+void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string address,
+                           std::string dialled_url, std::string expected_peer_id) {
   if (shutting_down) {
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
@@ -130,7 +190,7 @@ void Repo::Impl::add_session(std::shared_ptr<Connection> connection, std::string
   session->start();
 }
 
-void Repo::Impl::session_ready(const std::shared_ptr<PeerSession>& session) {
+void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
   if (auto it = dialers.find(session->dialled_url()); it != dialers.end()) {
     it->second->backoff = options.reconnect.initial;
     it->second->connected = true;
@@ -138,8 +198,8 @@ void Repo::Impl::session_ready(const std::shared_ptr<PeerSession>& session) {
   emit({PeerEvent::Kind::kConnected, session->peer_id(), session->stats().address, ""});
 }
 
-void Repo::Impl::session_closed(const std::shared_ptr<PeerSession>& session,
-                                const CloseReason& reason) {
+void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
+                              const CloseReason& reason) {
   sessions.erase(session);
   if (session->ready()) {
     emit({PeerEvent::Kind::kDisconnected, session->peer_id(), session->stats().address,
@@ -155,10 +215,10 @@ void Repo::Impl::session_closed(const std::shared_ptr<PeerSession>& session,
   }
 }
 
-void Repo::Impl::dial(const std::string& url) {
+void RepoImpl::dial(const std::string& url) {
   auto it = dialers.find(url);
   if (it == dialers.end() || !it->second->active || shutting_down) return;
-  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<RepoImpl> weak = weak_from_this();
   transports.connect(url, [weak, url](std::shared_ptr<Connection> connection, std::string error) {
     auto self = weak.lock();
     if (!self) {
@@ -180,21 +240,21 @@ void Repo::Impl::dial(const std::string& url) {
   });
 }
 
-void Repo::Impl::retry_later(const std::shared_ptr<Dialer>& dialer) {
+void RepoImpl::retry_later(const std::shared_ptr<Dialer>& dialer) {
   auto delay = dialer->backoff;
   dialer->backoff =
       std::min(options.reconnect.max,
                std::chrono::milliseconds(static_cast<long long>(
                    static_cast<double>(dialer->backoff.count()) * options.reconnect.factor)));
   dialer->timer->expires_after(delay);
-  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<RepoImpl> weak = weak_from_this();
   std::string url = dialer->url;
   dialer->timer->async_wait([weak, url](const std::error_code& ec) {
     if (auto self = weak.lock(); self && !ec) self->dial(url);
   });
 }
 
-void Repo::Impl::shutdown() {
+void RepoImpl::shutdown() {
   if (shutting_down) return;
   shutting_down = true;
   for (auto& [url, dialer] : dialers) {
@@ -212,7 +272,7 @@ void Repo::Impl::shutdown() {
 // ---- Repo ----
 
 Repo::Repo(asio::io_context& io, Transports& transports, RepoOptions options)
-    : impl_(std::make_shared<Impl>(io, transports, std::move(options))) {
+    : impl_(std::make_shared<RepoImpl>(io, transports, std::move(options))) {
   for (const auto& doc_id : impl_->options.storage->list_documents()) impl_->open(doc_id);
 }
 
@@ -247,7 +307,10 @@ std::vector<std::string> Repo::documents() const {
 
 Change Repo::commit(const std::string& doc_id, Bytes payload, std::optional<std::string> message,
                     std::optional<std::int64_t> timestamp_ms) {
-  return open(doc_id).commit(std::move(payload), std::move(message), timestamp_ms);
+  bool existed = impl_->find(doc_id) != nullptr;
+  Change change = impl_->commit(doc_id, std::move(payload), std::move(message), timestamp_ms);
+  if (!existed) impl_->announce(doc_id);
+  return change;
 }
 
 void Repo::request(const std::string& doc_id) {
@@ -258,7 +321,7 @@ void Repo::request(const std::string& doc_id) {
 std::string Repo::listen(const std::string& url) {
   auto listener = impl_->transports.listen(url);
   std::string bound = listener->url();
-  std::weak_ptr<Impl> weak = impl_;
+  std::weak_ptr<RepoImpl> weak = impl_;
   listener->start([weak, bound](std::shared_ptr<Connection> connection) {
     auto self = weak.lock();
     if (!self) return connection->close({CloseReason::Code::kShutdown, "repo gone"});
@@ -273,7 +336,7 @@ std::string Repo::listen(const std::string& url) {
 void Repo::connect(const std::string& url, std::string expected_peer_id) {
   auto& dialer = impl_->dialers[url];
   if (dialer && dialer->active) return;
-  dialer = std::make_shared<Impl::Dialer>();
+  dialer = std::make_shared<RepoImpl::Dialer>();
   dialer->url = url;
   dialer->expected_peer_id = std::move(expected_peer_id);
   dialer->backoff = impl_->options.reconnect.initial;
@@ -299,21 +362,11 @@ void Repo::accept(std::shared_ptr<Connection> connection, std::string address) {
 }
 
 Subscription Repo::on_remote_changes(std::function<void(const RemoteChanges&)> callback) {
-  auto id = impl_->next_listener_id++;
-  impl_->change_listeners.emplace(id, std::move(callback));
-  std::weak_ptr<Impl> weak = impl_;
-  return Subscription([weak, id] {
-    if (auto self = weak.lock()) self->change_listeners.erase(id);
-  });
+  return impl_->change_listeners.add(std::move(callback));
 }
 
 Subscription Repo::on_peer_event(std::function<void(const PeerEvent&)> callback) {
-  auto id = impl_->next_listener_id++;
-  impl_->peer_listeners.emplace(id, std::move(callback));
-  std::weak_ptr<Impl> weak = impl_;
-  return Subscription([weak, id] {
-    if (auto self = weak.lock()) self->peer_listeners.erase(id);
-  });
+  return impl_->peer_listeners.add(std::move(callback));
 }
 
 std::vector<PeerStats> Repo::peers() const {

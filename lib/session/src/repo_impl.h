@@ -1,4 +1,6 @@
-// Internal: the Repo's state, shared with the peer sessions it runs.
+// Internal: the Repo's state, shared with the peer sessions it runs. Documents, storage,
+// listeners, dialers and the push schedule live here; each connection's protocol lives in
+// its session (peer_session.h, session_machine.h).
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -7,42 +9,57 @@
 #include <memory>
 #include <set>
 
+#include "dagsync/listener_set.h"
 #include "dagsync/repo.h"
+#include "dagsync/storage.h"
 #include "dagsync/transports.h"
+#include "session_policy.h"
 
 namespace dagsync {
 
 class PeerSession;
 
-class Repo::Impl : public std::enable_shared_from_this<Repo::Impl> {
+class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
  public:
-  Impl(asio::io_context& io, Transports& transports, RepoOptions options);
+  RepoImpl(asio::io_context& io, Transports& transports, RepoOptions options);
 
   struct Document {
     explicit Document(GraphLimits limits) : graph(random_actor_id(), limits) {}
     ChangeGraph graph;
     Subscription local;
+    // Set by Repo::commit while it commits a change it has already stored.
+    std::optional<ChangeHash> stored_ahead;
+    // Applied in memory but not stored (a failed store); stored first with the next append.
+    std::vector<Change> unstored;
   };
 
+  // Loads the document from storage if needed. Throws dagsync::Error for a bad id or a
+  // storage failure, leaving the repo unchanged.
   Document& open(const std::string& doc_id);
   Document* find(const std::string& doc_id);
+  void discard(const std::string& doc_id);
+  Change commit(const std::string& doc_id, Bytes payload, std::optional<std::string> message,
+                std::optional<std::int64_t> timestamp_ms);
 
-  // Sessions report here.
+  // What sessions report. remote_applied() stores the changes (throws dagsync::Error when
+  // storage fails; the session then closes) and tells the application.
   void session_ready(const std::shared_ptr<PeerSession>& session);
   void session_closed(const std::shared_ptr<PeerSession>& session, const CloseReason& reason);
   void remote_applied(const std::string& doc_id, const std::string& peer_id,
                       const std::vector<ChangeHash>& applied);
-  void document_unavailable(const std::string& doc_id, const std::string& peer_id,
-                            const std::string& address);
+  void save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states);
+  void storage_failed(const std::string& peer_id, const std::string& address,
+                      const std::string& problem);
 
   void add_session(std::shared_ptr<Connection> connection, std::string address,
                    std::string dialled_url, std::string expected_peer_id = "");
   void dial(const std::string& url);
   void schedule_push(const std::string& doc_id);
-  // Offers the document to every ready session (announce_documents).
+  // Offers the document to every ready session the policy lets see it.
   void announce(const std::string& doc_id);
   void shutdown();
-  void emit(const PeerEvent& event);
+  void emit(const PeerEvent& event) { peer_listeners.notify(event); }
+  SessionPolicy policy_for(std::string expected_peer_id) const;
 
   asio::io_context& io;
   Transports& transports;
@@ -67,12 +84,12 @@ class Repo::Impl : public std::enable_shared_from_this<Repo::Impl> {
   bool push_scheduled = false;
   asio::steady_timer push_timer;
 
-  std::uint64_t next_listener_id = 0;
-  std::map<std::uint64_t, std::function<void(const RemoteChanges&)>> change_listeners;
-  std::map<std::uint64_t, std::function<void(const PeerEvent&)>> peer_listeners;
+  ListenerSet<RemoteChanges> change_listeners;
+  ListenerSet<PeerEvent> peer_listeners;
 
  private:
   void local_change(const std::string& doc_id, const Change& change);
+  void store(Document& doc, const std::string& doc_id, std::vector<Change> changes);
   void push();
   void retry_later(const std::shared_ptr<Dialer>& dialer);
 };

@@ -1,21 +1,27 @@
 #include "dagsync/memory_storage.h"
 
+#include <set>
+
 namespace dagsync {
 
 std::vector<std::string> MemoryStorage::list_documents() {
-  std::vector<std::string> out;
-  for (const auto& [id, changes] : changes_) out.push_back(id);
-  return out;
+  std::set<std::string> ids;
+  for (const auto& [id, doc] : documents_) ids.insert(id);
+  for (const auto& [key, state] : states_) ids.insert(key.first);
+  return {ids.begin(), ids.end()};
 }
 
 std::vector<Change> MemoryStorage::load_changes(const std::string& doc_id) {
-  auto it = changes_.find(doc_id);
-  return it == changes_.end() ? std::vector<Change>{} : it->second;
+  auto it = documents_.find(doc_id);
+  return it == documents_.end() ? std::vector<Change>{} : it->second.changes;
 }
 
 void MemoryStorage::append_changes(const std::string& doc_id, std::span<const Change> changes) {
-  auto& list = changes_[doc_id];
-  list.insert(list.end(), changes.begin(), changes.end());
+  if (changes.empty()) return;
+  auto& doc = documents_[doc_id];
+  for (const Change& c : changes) {
+    if (doc.hashes.insert(c.hash()).second) doc.changes.push_back(c);
+  }
 }
 
 std::optional<Bytes> MemoryStorage::load_sync_state(const std::string& doc_id,
@@ -28,6 +34,11 @@ std::optional<Bytes> MemoryStorage::load_sync_state(const std::string& doc_id,
 void MemoryStorage::save_sync_state(const std::string& doc_id, const std::string& peer_id,
                                     ByteView state) {
   states_[{doc_id, peer_id}] = Bytes(state.begin(), state.end());
+}
+
+void MemoryStorage::save_sync_states(const std::string& peer_id,
+                                     std::span<const SyncStateRecord> states) {
+  for (const auto& record : states) states_[{record.doc_id, peer_id}] = record.state;
 }
 
 }  // namespace dagsync

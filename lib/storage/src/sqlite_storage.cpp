@@ -125,6 +125,20 @@ int SqliteStorage::schema_version() const {
   return static_cast<int>(q.integer(0));
 }
 
+// Runs `body` in one IMMEDIATE transaction: committed when it returns, rolled back when it
+// throws (the exception goes on), so every write method is all or nothing.
+template <typename Body>
+void SqliteStorage::in_transaction(Body&& body) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    body();
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 void SqliteStorage::migrate() {
   int version = schema_version();
   if (version > kSchemaVersion) {
@@ -132,15 +146,10 @@ void SqliteStorage::migrate() {
                 ", newer than this library's " + std::to_string(kSchemaVersion));
   }
   for (; version < kSchemaVersion; ++version) {
-    exec("BEGIN IMMEDIATE");
-    try {
+    in_transaction([&] {
       exec(kMigrations[version]);
       exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
-      exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
+    });
   }
 }
 
@@ -183,8 +192,7 @@ std::vector<Change> SqliteStorage::load_changes(const std::string& doc_id) {
 
 void SqliteStorage::append_changes(const std::string& doc_id, std::span<const Change> changes) {
   if (changes.empty()) return;
-  exec("BEGIN IMMEDIATE");
-  try {
+  in_transaction([&] {
     std::int64_t doc = document_key(doc_id, true);
     Statement insert(
         db_, "INSERT OR IGNORE INTO changes (doc, hash, actor, seq, bytes) VALUES (?, ?, ?, ?, ?)");
@@ -194,11 +202,7 @@ void SqliteStorage::append_changes(const std::string& doc_id, std::span<const Ch
       insert.step();
       insert.reset();
     }
-    exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 std::optional<Bytes> SqliteStorage::load_sync_state(const std::string& doc_id,
@@ -214,19 +218,25 @@ std::optional<Bytes> SqliteStorage::load_sync_state(const std::string& doc_id,
 
 void SqliteStorage::save_sync_state(const std::string& doc_id, const std::string& peer_id,
                                     ByteView state) {
-  exec("BEGIN IMMEDIATE");
-  try {
-    std::int64_t doc = document_key(doc_id, true);
-    Statement q(db_,
-                "INSERT INTO sync_states (doc, peer, state) VALUES (?, ?, ?) "
-                "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state");
-    q.bind(1, doc).bind(2, peer_id).bind(3, state);
-    q.step();
-    exec("COMMIT");
-  } catch (...) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
+  in_transaction([&] { write_sync_state(document_key(doc_id, true), peer_id, state); });
+}
+
+void SqliteStorage::save_sync_states(const std::string& peer_id,
+                                     std::span<const SyncStateRecord> states) {
+  if (states.empty()) return;
+  in_transaction([&] {
+    for (const auto& record : states) {
+      write_sync_state(document_key(record.doc_id, true), peer_id, record.state);
+    }
+  });
+}
+
+void SqliteStorage::write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state) {
+  Statement q(db_,
+              "INSERT INTO sync_states (doc, peer, state) VALUES (?, ?, ?) "
+              "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state");
+  q.bind(1, doc).bind(2, peer_id).bind(3, state);
+  q.step();
 }
 
 }  // namespace dagsync

@@ -98,6 +98,9 @@ class ChangeGraph {
   Bytes export_updates(const VersionVector& from = {}) const;
   ImportStatus import_updates(ByteView bytes, const SyncLimits& limits = {});
 
+  // The highest applied seq of `actor` (0 if none): its next change takes max_seq + 1.
+  std::uint64_t max_seq(const ActorId& actor) const;
+
  private:
   struct Plan;
   void plan_candidate(Plan& plan, const Change& change, bool fresh) const;
@@ -112,7 +115,6 @@ class ChangeGraph {
   // Drops the nodes from `first` on (and restores `heads`): undoes add_in_order.
   void truncate(std::size_t first, std::size_t first_dep, std::vector<ChangeHash>* heads);
   std::optional<std::uint32_t> index_of(const ChangeHash& hash) const;
-  std::uint64_t max_seq(const ActorId& actor) const;
   // Node indices that are ancestors of, or equal to, the held hashes among `heads`.
   std::vector<std::uint8_t> ancestor_marks(std::span<const ChangeHash> heads) const;
 

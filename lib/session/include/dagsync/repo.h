@@ -8,8 +8,15 @@
 // - Each connection starts with a hello (protocol version, peer id, capabilities); a
 //   version mismatch or any malformed frame is a clear error, sent to the peer, logged, and
 //   the connection closed. Other connections are unaffected.
-// - One SyncState per (peer, document): loaded from storage when the peer says hello, saved
-//   when the connection ends.
+// - One SyncState per (peer, document): loaded from storage when the session first needs it,
+//   saved when the connection ends (those whose shared heads changed, in one storage write).
+// - Storage failures never escape io.run(): a failure while storing what a peer sent closes
+//   that session (kProtocol, naming the problem) and is reported as
+//   PeerEvent::kStorageFailed; other sessions go on. Repo::commit() stores the change before
+//   applying it, so a storage failure there throws and leaves the document unchanged. A
+//   commit() made directly on a Repo document's graph is stored after it was applied: if
+//   that store fails, the exception reaches the caller of commit() and the change is held
+//   in memory only (it is stored again with the next change that reaches storage).
 // - Peers share a document once either side sends sync messages for it: with
 //   announce_documents, every local document is offered on connect; request() asks peers for
 //   a document we lack, and a peer without it answers "unavailable".
@@ -42,6 +49,7 @@ class logger;
 namespace dagsync {
 
 class Transports;
+class RepoImpl;
 
 struct ReconnectPolicy {
   std::chrono::milliseconds initial{100};
@@ -50,11 +58,14 @@ struct ReconnectPolicy {
 };
 
 struct RepoOptions {
-  std::string peer_id;                     // default: random
-  std::shared_ptr<Storage> storage;        // default: MemoryStorage
-  std::shared_ptr<spdlog::logger> logger;  // default: "dagsync" on stderr, warnings and up
-  bool announce_documents = true;          // offer every local document on connect
-  bool accept_unknown_documents = true;    // store documents peers offer
+  std::string peer_id;               // default: random
+  std::shared_ptr<Storage> storage;  // default: MemoryStorage
+  // default: "dagsync" on stderr, warnings and up. Give the same logger to Transports to
+  // have the network layer's warnings in the same place (Transports' own default is the
+  // same stderr logger).
+  std::shared_ptr<spdlog::logger> logger;
+  bool announce_documents = true;        // offer every local document on connect
+  bool accept_unknown_documents = true;  // store documents peers offer
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off
@@ -74,7 +85,13 @@ struct RemoteChanges {
 };
 
 struct PeerEvent {
-  enum class Kind { kConnected, kDisconnected, kConnectFailed, kUnavailable };
+  enum class Kind {
+    kConnected,      // a hello arrived on a connection
+    kDisconnected,   // a connection that had said hello ended; detail: the close reason
+    kConnectFailed,  // dialling failed, or the connection ended before the hello
+    kUnavailable,    // the peer does not have a requested document; detail: its id
+    kStorageFailed,  // storage refused a write for this session; detail: the error
+  };
   Kind kind;
   std::string peer_id;  // empty before the hello
   std::string address;  // the URL dialled, or the transport's description
@@ -133,10 +150,8 @@ class Repo {
 
   spdlog::logger& logger();
 
-  class Impl;
-
  private:
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<RepoImpl> impl_;
 };
 
 }  // namespace dagsync

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,9 +23,15 @@ class MemoryStorage : public Storage {
                                        const std::string& peer_id) override;
   void save_sync_state(const std::string& doc_id, const std::string& peer_id,
                        ByteView state) override;
+  void save_sync_states(const std::string& peer_id,
+                        std::span<const SyncStateRecord> states) override;
 
  private:
-  std::map<std::string, std::vector<Change>> changes_;
+  struct Document {
+    std::vector<Change> changes;
+    std::set<ChangeHash> hashes;  // what `changes` holds: appends skip these
+  };
+  std::map<std::string, Document> documents_;
   std::map<std::pair<std::string, std::string>, Bytes> states_;
 };
 

@@ -1,8 +1,9 @@
 // SqliteStorage: the durable Storage backend, one SQLite database file for many documents.
 //
 // Contract:
-// - append_changes() runs in one transaction; when it returns, the changes survive a crash
-//   of the process, and with Durability::kFull (the default) also a power loss.
+// - Follows every contract of storage.h. Each write (append_changes, save_sync_state,
+//   save_sync_states, a migration) is one transaction; when it returns, what it wrote
+//   survives a crash of the process, and with Durability::kFull (the default) a power loss.
 // - load_changes() re-verifies every row's hash against its bytes; a corrupt row is a
 //   dagsync::Error naming the document and the row, never a crash.
 // - The schema carries a version (PRAGMA user_version). Opening an older database migrates it
@@ -46,6 +47,8 @@ class SqliteStorage : public Storage {
                                        const std::string& peer_id) override;
   void save_sync_state(const std::string& doc_id, const std::string& peer_id,
                        ByteView state) override;
+  void save_sync_states(const std::string& peer_id,
+                        std::span<const SyncStateRecord> states) override;
 
   int schema_version() const;
   const std::string& path() const { return path_; }
@@ -54,6 +57,9 @@ class SqliteStorage : public Storage {
   class Statement;
   void exec(const char* sql);
   void migrate();
+  template <typename Body>
+  void in_transaction(Body&& body);
+  void write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state);
   std::int64_t document_key(const std::string& doc_id, bool create);
 
   std::string path_;

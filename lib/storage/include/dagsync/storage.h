@@ -1,10 +1,12 @@
 // Storage: where a Repo keeps documents' changes and per-peer sync states.
 //
-// Contract: append_changes() stores changes durably before it returns (as durably as the
-// backend can); load_changes() returns every change appended for the document, in an order
-// in which they can be re-applied, each verified against its hash. Sync states are opaque
-// bytes (SyncState::encode) per (document, peer). Methods throw dagsync::Error on failure,
-// naming the document. Called only from the Repo's io_context thread.
+// Contract, for every backend:
+// - Called only from the Repo's io_context thread; a backend need not be thread-safe.
+// - Every method throws dagsync::Error on failure, with a message naming the backend, the
+//   document and what went wrong. A method that throws has changed nothing (each write is
+//   one transaction). The Repo turns a failure on its event loop into a closed session and
+//   a PeerEvent::kStorageFailed (docs/sessions.md), never into an exception out of io.run().
+// - Documents exist once something was stored for them (a change or a sync state).
 #pragma once
 
 #include <optional>
@@ -17,16 +19,46 @@
 
 namespace dagsync {
 
+// One sync state to save: SyncState::encode() of the state for `doc_id`.
+struct SyncStateRecord {
+  std::string doc_id;
+  Bytes state;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
+
+  // Every document with stored changes or sync states, sorted by id.
   virtual std::vector<std::string> list_documents() = 0;
+
+  // Every change appended for the document, each exactly once, in an order in which they
+  // can be re-applied (the order they were first appended: the Repo appends in application
+  // order). Each is verified against its hash; a corrupt one is an Error naming it. An
+  // unknown document has no changes.
   virtual std::vector<Change> load_changes(const std::string& doc_id) = 0;
+
+  // Stores the changes durably before returning (as durably as the backend can), all or
+  // none. A change already stored for the document (same hash) is skipped, not stored
+  // twice, so re-appending is harmless.
   virtual void append_changes(const std::string& doc_id, std::span<const Change> changes) = 0;
+
+  // The state last saved for (document, peer), or nothing. Sync states are opaque bytes.
   virtual std::optional<Bytes> load_sync_state(const std::string& doc_id,
                                                const std::string& peer_id) = 0;
+
+  // Replaces the state for (document, peer).
   virtual void save_sync_state(const std::string& doc_id, const std::string& peer_id,
                                ByteView state) = 0;
+
+  // Replaces the states for (each record's document, peer), all in one transaction: a
+  // session that ends saves what it learnt with one write, whatever the number of documents.
+  // The default calls save_sync_state() for each (atomic only per record); backends with
+  // transactions override it.
+  virtual void save_sync_states(const std::string& peer_id,
+                                std::span<const SyncStateRecord> states) {
+    for (const auto& record : states) save_sync_state(record.doc_id, peer_id, record.state);
+  }
 };
 
 }  // namespace dagsync

@@ -1,0 +1,299 @@
+#include "session_machine.h"
+
+#include <algorithm>
+
+#include "dagsync/error.h"
+
+namespace dagsync {
+
+using Level = session_output::Log::Level;
+
+SessionMachine::SessionMachine(SessionHost& host, SessionPolicy policy, SessionConfig config,
+                               std::unique_ptr<WireDialect> dialect)
+    : host_(host),
+      policy_(std::move(policy)),
+      config_(std::move(config)),
+      dialect_(std::move(dialect)) {}
+
+std::vector<SessionOutput> SessionMachine::take_outputs() {
+  std::vector<SessionOutput> out;
+  out.swap(outputs_);
+  return out;
+}
+
+std::optional<SessionClock::time_point> SessionMachine::next_deadline() const {
+  if (closed_) return std::nullopt;
+  std::optional<SessionClock::time_point> next = next_heartbeat_;
+  if (hello_deadline_ && (!next || *hello_deadline_ < *next)) next = hello_deadline_;
+  return next;
+}
+
+void SessionMachine::log(Level level, std::string text) {
+  outputs_.push_back(session_output::Log{level, std::move(text)});
+}
+
+void SessionMachine::start(SessionClock::time_point now) {
+  if (started_ || closed_) return;
+  started_ = true;
+  Envelope hello;
+  hello.type = Envelope::Type::kHello;
+  hello.protocol_version = Repo::kProtocolVersion;
+  hello.peer_id = policy_.local_peer_id;
+  hello.capabilities = config_.capabilities;
+  send(std::move(hello));
+  if (config_.hello_timeout.count() > 0) hello_deadline_ = now + config_.hello_timeout;
+  if (config_.heartbeat_interval.count() > 0) next_heartbeat_ = now + config_.heartbeat_interval;
+}
+
+void SessionMachine::tick(SessionClock::time_point now) {
+  if (closed_) return;
+  if (hello_deadline_ && now >= *hello_deadline_ && !hello_received_) {
+    std::string problem =
+        "no hello within " + std::to_string(config_.hello_timeout.count()) + " ms";
+    log(Level::kWarn, problem + "; closing");
+    return finish({CloseReason::Code::kTimeout, problem}, true);
+  }
+  if (next_heartbeat_ && now >= *next_heartbeat_) {
+    Envelope beat;
+    beat.type = Envelope::Type::kHeartbeat;
+    send(std::move(beat));
+    next_heartbeat_ = now + config_.heartbeat_interval;
+  }
+}
+
+void SessionMachine::send(Envelope message) {
+  if (closed_) return;
+  Bytes frame = dialect_->encode(std::move(message));
+  ++stats_.frames_sent;
+  stats_.bytes_sent += frame.size();
+  outputs_.push_back(session_output::Send{std::move(frame)});
+}
+
+void SessionMachine::send_doc_message(Envelope::Type type, const std::string& doc_id) {
+  Envelope e;
+  e.type = type;
+  e.doc_id = doc_id;
+  send(std::move(e));
+}
+
+void SessionMachine::protocol_error(const std::string& problem) {
+  if (closed_) return;
+  log(Level::kWarn, problem + "; closing the connection");
+  Envelope error;
+  error.type = Envelope::Type::kError;
+  error.error = problem.substr(0, Envelope::kMaxErrorChars);
+  send(std::move(error));
+  finish({CloseReason::Code::kProtocol, problem}, true);
+}
+
+void SessionMachine::fail(const std::string& problem) {
+  if (closed_) return;
+  // The details (paths, backend messages) are for our log, not for the peer.
+  log(Level::kWarn, problem + "; closing the connection");
+  Envelope error;
+  error.type = Envelope::Type::kError;
+  error.error = "the peer could not store what it received; try again later";
+  send(std::move(error));
+  finish({CloseReason::Code::kProtocol, problem}, true);
+}
+
+void SessionMachine::close(const CloseReason& reason) {
+  finish(reason, true);
+}
+
+void SessionMachine::connection_closed(const CloseReason& reason) {
+  finish(reason, false);
+}
+
+void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
+  if (closed_) return;
+  closed_ = true;
+  stats_.connected = false;
+  hello_deadline_.reset();
+  next_heartbeat_.reset();
+  if (hello_received_) {
+    // Only states that learnt something worth keeping: a document merely offered, or one
+    // whose shared heads did not move, costs no write.
+    session_output::SaveStates save;
+    for (const auto& [doc_id, doc] : states_) {
+      if (!doc.synced || doc.sync.shared_heads == doc.loaded_shared_heads) continue;
+      save.states.push_back({doc_id, doc.sync.encode()});
+    }
+    if (!save.states.empty()) outputs_.push_back(std::move(save));
+  }
+  if (emit_close) outputs_.push_back(session_output::Close{reason});
+  log(Level::kInfo, "disconnected (" + reason.to_string() + ")");
+}
+
+void SessionMachine::receive_frame(ByteView frame, SessionClock::time_point /*now*/) {
+  if (closed_) return;
+  ++stats_.frames_received;
+  stats_.bytes_received += frame.size();
+  DecodedFrame decoded = dialect_->decode(frame);
+  switch (decoded.kind) {
+    case DecodedFrame::Kind::kError:
+      return protocol_error(decoded.error);
+    case DecodedFrame::Kind::kIgnore:
+      log(Level::kDebug, "ignoring a repeated frame");
+      return;
+    case DecodedFrame::Kind::kMessage:
+      return handle(std::move(decoded.message));
+  }
+}
+
+void SessionMachine::handle(Envelope message) {
+  if (message.type == Envelope::Type::kHello) return handle_hello(message);
+  if (!hello_received_) {
+    return protocol_error(std::string("expected hello, got ") + to_string(message.type));
+  }
+  switch (message.type) {
+    case Envelope::Type::kSync:
+      return handle_sync(message);
+    case Envelope::Type::kRequest:
+      return handle_request(message);
+    case Envelope::Type::kUnavailable:
+      outputs_.push_back(session_output::Unavailable{message.doc_id});
+      return;
+    case Envelope::Type::kError:
+      log(Level::kWarn, "peer reported an error: " + message.error);
+      return finish({CloseReason::Code::kProtocol, "peer reported: " + message.error}, true);
+    case Envelope::Type::kHeartbeat:
+    case Envelope::Type::kHello:
+      return;
+  }
+}
+
+void SessionMachine::handle_hello(const Envelope& hello) {
+  if (hello_received_) return protocol_error("second hello");
+  if (hello.protocol_version != Repo::kProtocolVersion) {
+    return protocol_error("unsupported protocol version " + std::to_string(hello.protocol_version) +
+                          " (this peer speaks " + std::to_string(Repo::kProtocolVersion) + ")");
+  }
+  if (auto refusal = policy_.refuse_hello(hello.peer_id)) return protocol_error(*refusal);
+  hello_received_ = true;
+  hello_deadline_.reset();
+  stats_.peer_id = hello.peer_id;
+  stats_.connected = true;
+  log(Level::kInfo, "connected");
+  outputs_.push_back(session_output::Ready{});
+  for (const auto& doc_id : host_.document_ids()) {
+    if (policy_.offers(stats_.peer_id, doc_id)) offer(doc_id);
+  }
+}
+
+void SessionMachine::handle_request(const Envelope& message) {
+  if (host_.find_document(message.doc_id)) return offer(message.doc_id);
+  send_doc_message(Envelope::Type::kUnavailable, message.doc_id);
+}
+
+void SessionMachine::handle_sync(const Envelope& envelope) {
+  const std::string& doc_id = envelope.doc_id;
+  SyncMessage message;
+  try {
+    message = SyncMessage::decode(envelope.payload, config_.sync_limits);
+  } catch (const DecodeError& e) {
+    return protocol_error("document " + doc_id + ": bad sync message: " + e.what());
+  }
+  ChangeGraph* graph = host_.find_document(doc_id);
+  bool created = false;
+  if (!graph) {
+    if (!policy_.creates(stats_.peer_id, doc_id)) {
+      return send_doc_message(Envelope::Type::kUnavailable, doc_id);
+    }
+    graph = &host_.create_document(doc_id);
+    created = true;
+  }
+  DocState& doc = state_for(doc_id);
+  bool answers_ours = doc.sync.in_flight;  // a reply to a message of ours: one round trip
+  ReceiveResult result;
+  try {
+    result = receive_sync_message(*graph, doc.sync, message);
+  } catch (const GraphError& e) {
+    if (created) {
+      // A refused message leaves nothing behind, not even an empty document.
+      states_.erase(doc_id);
+      host_.discard_document(doc_id);
+    }
+    return protocol_error("document " + doc_id + ": refused changes: " + e.what());
+  }
+  doc.synced = true;
+  shared_.insert(doc_id);
+  ++stats_.sync_messages_received;
+  stats_.changes_received += message.changes.size();
+  if (answers_ours) ++stats_.round_trips;
+  for (const auto& e : result.status.evicted) {
+    log(Level::kWarn,
+        "document " + doc_id + ": dropped pending change " + e.hash.hex() + ": " + e.reason);
+  }
+  if (!result.status.applied.empty()) {
+    outputs_.push_back(session_output::Applied{doc_id, result.status.applied});
+  }
+  sync_document(doc_id);
+  // A document first heard of from this peer is offered to our other peers too, as one
+  // opened locally would be: a relay passes on what it learns.
+  if (created) outputs_.push_back(session_output::Created{doc_id});
+}
+
+SessionMachine::DocState& SessionMachine::state_for(const std::string& doc_id) {
+  auto it = states_.find(doc_id);
+  if (it != states_.end()) return it->second;
+  DocState doc;
+  try {
+    if (auto saved = host_.load_sync_state(doc_id, stats_.peer_id)) {
+      doc.sync = SyncState::decode(*saved);
+      doc.loaded_shared_heads = doc.sync.shared_heads;
+    }
+  } catch (const Error& e) {
+    // A lost or unreadable state only costs a fuller first sync.
+    log(Level::kWarn, "document " + doc_id + ": ignoring saved sync state: " + e.what());
+  }
+  return states_.emplace(doc_id, std::move(doc)).first->second;
+}
+
+void SessionMachine::offer(const std::string& doc_id) {
+  shared_.insert(doc_id);
+  sync_document(doc_id);
+}
+
+void SessionMachine::request(const std::string& doc_id) {
+  if (!hello_received_ || closed_) return;
+  shared_.insert(doc_id);
+  send_doc_message(Envelope::Type::kRequest, doc_id);
+}
+
+void SessionMachine::sync_document(const std::string& doc_id) {
+  if (!hello_received_ || closed_ || !shared_.count(doc_id)) return;
+  ChangeGraph* graph = host_.find_document(doc_id);
+  if (!graph) return;
+  DocState& doc = state_for(doc_id);
+  GenerateOptions generate;
+  generate.max_message_bytes = config_.max_message_bytes;
+  auto message = generate_sync_message(*graph, doc.sync, generate);
+  if (!message) return;
+  doc.synced = true;
+  ++stats_.sync_messages_sent;
+  stats_.changes_sent += message->changes.size();
+  Envelope e;
+  e.type = Envelope::Type::kSync;
+  e.doc_id = doc_id;
+  e.payload = message->encode();
+  send(std::move(e));
+}
+
+bool SessionMachine::has_our_changes(const std::string& doc_id) const {
+  auto it = states_.find(doc_id);
+  if (it == states_.end()) return false;
+  ChangeGraph* graph = host_.find_document(doc_id);
+  return graph && dagsync::has_our_changes(*graph, it->second.sync);
+}
+
+bool SessionMachine::in_sync(const std::string& doc_id) const {
+  if (!has_our_changes(doc_id)) return false;
+  const auto& theirs = states_.at(doc_id).sync.their_heads;
+  ChangeGraph* graph = host_.find_document(doc_id);
+  return theirs && graph->pending_count() == 0 &&
+         std::all_of(theirs->begin(), theirs->end(),
+                     [&](const ChangeHash& h) { return graph->has(h); });
+}
+
+}  // namespace dagsync

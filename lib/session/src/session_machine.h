@@ -1,0 +1,149 @@
+// Internal: the session protocol with one remote peer, sans-I/O (docs/sessions.md).
+//
+// A SessionMachine is driven by inputs (start, a frame that arrived, the clock passing a
+// deadline, the application asking to sync, offer or request a document, the connection
+// ending) and answers with outputs, in order: frames to send, a close, events for the
+// application, sync states to save, log lines. It owns the hello, the frame checks (through
+// its WireDialect), document routing, the per-document SyncStates and the decisions to load
+// and save them; it never touches a socket, a timer, a logger or storage itself. The same
+// inputs give the same outputs, which is what tests/session/test_session_machine.cpp uses.
+//
+// PeerSession is the Asio shell around it: it feeds frames and timer expiries in and carries
+// the outputs out. The machine reads documents and saved states through its SessionHost and
+// asks its SessionPolicy every question of access.
+//
+// Contract:
+// - Outputs accumulate until take_outputs(); the shell drains them after every input (an
+//   output's execution may feed new inputs, e.g. an offer; it drains again).
+// - After a Close output or connection_closed(), no further frames are produced, and the
+//   states worth keeping have been emitted once as SaveStates (only those whose shared heads
+//   changed since they were loaded, and only after a hello).
+// - Time is given, never read: deadlines come from the `now` passed in and next_deadline()
+//   says when the shell must call tick().
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "dagsync/repo.h"
+#include "dagsync/storage.h"
+#include "dagsync/sync.h"
+#include "dagsync/transport.h"
+#include "session_host.h"
+#include "session_policy.h"
+#include "wire_dialect.h"
+
+namespace dagsync {
+
+using SessionClock = std::chrono::steady_clock;
+
+struct SessionConfig {
+  std::vector<std::string> capabilities;
+  std::chrono::milliseconds hello_timeout{10'000};      // 0: none
+  std::chrono::milliseconds heartbeat_interval{5'000};  // 0: none
+  SyncLimits sync_limits;
+  std::size_t max_message_bytes = 1u << 20;  // largest sync message we generate
+};
+
+namespace session_output {
+struct Send {
+  Bytes frame;
+};
+struct Close {
+  CloseReason reason;
+};
+struct Ready {};  // the peer's hello was accepted; peer_id() is known
+struct Applied {
+  std::string doc_id;
+  std::vector<ChangeHash> hashes;  // newly applied, in application order
+};
+struct Unavailable {
+  std::string doc_id;  // the peer does not have it
+};
+struct Created {
+  std::string doc_id;  // a document first heard of from this peer, now held here
+};
+struct SaveStates {
+  std::vector<SyncStateRecord> states;  // for this session's peer, in one write
+};
+struct Log {
+  enum class Level { kDebug, kInfo, kWarn };
+  Level level;
+  std::string text;
+};
+}  // namespace session_output
+
+using SessionOutput =
+    std::variant<session_output::Send, session_output::Close, session_output::Ready,
+                 session_output::Applied, session_output::Unavailable, session_output::Created,
+                 session_output::SaveStates, session_output::Log>;
+
+class SessionMachine {
+ public:
+  SessionMachine(SessionHost& host, SessionPolicy policy, SessionConfig config,
+                 std::unique_ptr<WireDialect> dialect);
+
+  // Inputs.
+  void start(SessionClock::time_point now);  // sends our hello, arms the hello deadline
+  void receive_frame(ByteView frame, SessionClock::time_point now);
+  void tick(SessionClock::time_point now);            // the clock reached next_deadline()
+  void sync_document(const std::string& doc_id);      // send what the peer needs, if shared
+  void offer(const std::string& doc_id);              // start sharing a document we hold
+  void request(const std::string& doc_id);            // ask the peer for a document
+  void close(const CloseReason& reason);              // end the session from this side
+  void connection_closed(const CloseReason& reason);  // the transport ended it
+  // The application could not keep what this session produced (a storage failure): the
+  // session ends with kProtocol, naming the problem, and the peer is told.
+  void fail(const std::string& problem);
+
+  std::vector<SessionOutput> take_outputs();
+  std::optional<SessionClock::time_point> next_deadline() const;
+
+  bool ready() const { return hello_received_; }
+  bool closed() const { return closed_; }
+  const std::string& peer_id() const { return stats_.peer_id; }
+  const PeerStats& stats() const { return stats_; }
+  PeerStats& stats() { return stats_; }
+  bool has_our_changes(const std::string& doc_id) const;
+  bool in_sync(const std::string& doc_id) const;
+
+ private:
+  struct DocState {
+    SyncState sync;
+    std::vector<ChangeHash> loaded_shared_heads;  // as loaded; saved only when changed
+    bool synced = false;                          // a sync message went either way
+  };
+
+  void handle(Envelope message);
+  void handle_hello(const Envelope& hello);
+  void handle_sync(const Envelope& message);
+  void handle_request(const Envelope& message);
+  void send(Envelope message);
+  void send_doc_message(Envelope::Type type, const std::string& doc_id);
+  void protocol_error(const std::string& problem);
+  void finish(const CloseReason& reason, bool emit_close);
+  DocState& state_for(const std::string& doc_id);
+  void log(session_output::Log::Level level, std::string text);
+
+  SessionHost& host_;
+  SessionPolicy policy_;
+  SessionConfig config_;
+  std::unique_ptr<WireDialect> dialect_;
+  bool started_ = false;
+  bool hello_received_ = false;
+  bool closed_ = false;
+  std::optional<SessionClock::time_point> hello_deadline_;
+  std::optional<SessionClock::time_point> next_heartbeat_;
+  std::map<std::string, DocState> states_;
+  std::set<std::string> shared_;
+  PeerStats stats_;
+  std::vector<SessionOutput> outputs_;
+};
+
+}  // namespace dagsync

@@ -1,0 +1,40 @@
+// Internal: every decision about who a peer may be and which documents it may see, in one
+// place. The SessionMachine asks it at each point where a peer could learn of, receive or
+// create a document; nothing else in the session layer makes these decisions.
+//
+// Today's policy is the RepoOptions switches (announce_documents, accept_unknown_documents)
+// and the expected peer id of a dialled connection. Authentication and per-document access
+// control (docs/architecture.md, "Adding access control") replace this class's methods,
+// not the machine.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace dagsync {
+
+struct SessionPolicy {
+  std::string local_peer_id;
+  std::string expected_peer_id;  // empty: any peer
+  bool announce_documents = true;
+  bool accept_unknown_documents = true;
+
+  // Why a hello from `peer_id` is refused, or nothing when it is accepted.
+  std::optional<std::string> refuse_hello(const std::string& peer_id) const {
+    if (peer_id == local_peer_id) return std::string("connected to itself");
+    if (!expected_peer_id.empty() && peer_id != expected_peer_id) {
+      return "expected peer " + expected_peer_id + ", got a hello from " + peer_id;
+    }
+    return std::nullopt;
+  }
+  // Whether the document is offered to the peer unasked (on connect, or when it appears).
+  bool offers(const std::string& /*peer_id*/, const std::string& /*doc_id*/) const {
+    return announce_documents;
+  }
+  // Whether a sync message for a document we do not hold creates it.
+  bool creates(const std::string& /*peer_id*/, const std::string& /*doc_id*/) const {
+    return accept_unknown_documents;
+  }
+};
+
+}  // namespace dagsync
