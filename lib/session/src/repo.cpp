@@ -59,12 +59,19 @@ void RepoImpl::discard(const std::string& doc_id) {
   documents.erase(doc_id);
 }
 
-void RepoImpl::store(Document& doc, const std::string& doc_id, std::vector<Change> changes) {
+void RepoImpl::store(Document& doc, const std::string& doc_id, std::vector<Change> changes,
+                     bool applied) {
   // Changes a failed store left in memory only go first: storage keeps application order.
-  if (!doc.unstored.empty()) {
-    changes.insert(changes.begin(), doc.unstored.begin(), doc.unstored.end());
+  std::vector<Change> batch = doc.unstored;
+  batch.insert(batch.end(), changes.begin(), changes.end());
+  try {
+    options.storage->append_changes(doc_id, batch);
+  } catch (const Error&) {
+    // Applied but not stored: kept for the next store of this document. Changes not yet
+    // applied (Repo::commit's) are simply not made.
+    if (applied) doc.unstored = std::move(batch);
+    throw;
   }
-  options.storage->append_changes(doc_id, changes);
   doc.unstored.clear();
 }
 
@@ -82,7 +89,7 @@ Change RepoImpl::commit(const std::string& doc_id, Bytes payload,
   fields.message = message;
   fields.payload = payload;
   Change ahead = Change::build(std::move(fields));
-  store(doc, doc_id, {ahead});
+  store(doc, doc_id, {ahead}, /*applied=*/false);
   doc.stored_ahead = ahead.hash();
   Change change = doc.graph.commit(std::move(payload), std::move(message), timestamp_ms);
   doc.stored_ahead.reset();
@@ -94,9 +101,8 @@ void RepoImpl::local_change(const std::string& doc_id, const Change& change) {
   if (!doc) return;
   if (doc->stored_ahead != change.hash()) {
     try {
-      store(*doc, doc_id, {change});
+      store(*doc, doc_id, {change}, /*applied=*/true);
     } catch (const Error&) {
-      doc->unstored.push_back(change);
       schedule_push(doc_id);  // it is in the graph: peers may have it all the same
       throw;
     }
@@ -111,7 +117,7 @@ void RepoImpl::remote_applied(const std::string& doc_id, const std::string& peer
   std::vector<Change> changes;
   changes.reserve(applied.size());
   for (const auto& h : applied) changes.push_back(*doc->graph.get(h));
-  store(*doc, doc_id, std::move(changes));
+  store(*doc, doc_id, std::move(changes), /*applied=*/true);
   change_listeners.notify(RemoteChanges{doc_id, peer_id, applied});
   schedule_push(doc_id);  // relay to the other peers
 }

@@ -89,7 +89,9 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
 
  private:
   void local_change(const std::string& doc_id, const Change& change);
-  void store(Document& doc, const std::string& doc_id, std::vector<Change> changes);
+  // Appends `changes` (after any left unstored by an earlier failure) to storage. On failure
+  // throws, keeping them for the next store when they are already in the graph (`applied`).
+  void store(Document& doc, const std::string& doc_id, std::vector<Change> changes, bool applied);
   void push();
   void retry_later(const std::shared_ptr<Dialer>& dialer);
 };
