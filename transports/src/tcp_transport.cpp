@@ -5,7 +5,9 @@
 #include <asio.hpp>
 #include <deque>
 
+#include "connect_attempt.h"
 #include "dagsync/error.h"
+#include "listen_socket.h"
 #include "send_limits.h"
 
 namespace dagsync {
@@ -238,32 +240,19 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   std::size_t queued_ = 0;
 };
 
-tcp::endpoint resolve_for_listen(asio::io_context& io, const Url& url) {
-  if (!url.has_port)
-    throw Error("tcp: listen URL needs a port (0 lets the OS choose): " + url.to_string());
-  std::error_code ec;
-  auto addr = asio::ip::make_address(url.host == "localhost" ? "127.0.0.1" : url.host, ec);
-  if (!ec) return {addr, url.port};
-  tcp::resolver resolver(io);
-  auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
-  if (ec || results.empty()) throw Error("tcp: cannot resolve " + url.host + ": " + ec.message());
-  return *results.begin();
-}
-
 class TcpListener : public Listener {
  public:
   TcpListener(asio::io_context& io, const Url& url, TransportOptions options,
               std::shared_ptr<spdlog::logger> logger)
       : state_(std::make_shared<State>(io, options, std::move(logger))) {
-    auto endpoint = resolve_for_listen(io, url);
-    std::error_code ec;
-    auto& acceptor = state_->acceptor;
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw Error("tcp: cannot listen on " + url.to_string() + ": " + ec.message());
-    state_->url = "tcp://" + endpoint_text(acceptor.local_endpoint());
+    if (!url.has_port)
+      throw Error("tcp: listen URL needs a port (0 lets the OS choose): " + url.to_string());
+    try {
+      net::open_listening(state_->acceptor, io, url.host, url.port, url.to_string());
+    } catch (const std::runtime_error& e) {
+      throw Error(std::string("tcp: ") + e.what());
+    }
+    state_->url = "tcp://" + endpoint_text(state_->acceptor.local_endpoint());
   }
   ~TcpListener() override { close(); }
 
@@ -317,55 +306,39 @@ class TcpAdapter : public TransportAdapter {
   }
 
   void connect(const Url& url, const TransportOptions& options, ConnectHandler done) override {
-    struct Attempt {
-      Attempt(asio::io_context& io) : resolver(io), socket(io), timer(io) {}
-      tcp::resolver resolver;
-      tcp::socket socket;
-      asio::steady_timer timer;
-      ConnectHandler done;
-      bool finished = false;
-      void finish(std::shared_ptr<Connection> c, std::string error) {
-        if (finished) return;
-        finished = true;
-        timer.cancel();
-        done(std::move(c), std::move(error));
-      }
-    };
-    auto attempt = std::make_shared<Attempt>(io_);
-    attempt->done = std::move(done);
     std::string target = url.to_string();
-    if (!url.has_port) {
-      asio::post(
-          io_, [attempt, target] { attempt->finish(nullptr, "tcp: URL needs a port: " + target); });
-      return;
-    }
-    attempt->timer.expires_after(options.connect_timeout);
-    attempt->timer.async_wait([attempt, target, options](const std::error_code& ec) {
-      if (ec) return;
-      std::error_code ignored;
-      attempt->resolver.cancel();
-      attempt->socket.close(ignored);
-      attempt->finish(nullptr, "tcp: connect to " + target + " timed out after " +
-                                   std::to_string(options.connect_timeout.count()) + " ms");
-    });
+    if (!url.has_port)
+      return net::fail_connect(io_, std::move(done), "tcp: URL needs a port: " + target);
+    // The resolver and socket outlive this call in the handlers that hold them.
+    auto resolver = std::make_shared<tcp::resolver>(io_);
+    auto socket = std::make_shared<tcp::socket>(io_);
+    auto attempt =
+        net::ConnectAttempt::start(io_, std::move(done), options.connect_timeout,
+                                   "tcp: connect to " + target + " timed out after " +
+                                       std::to_string(options.connect_timeout.count()) + " ms",
+                                   [resolver, socket] {
+                                     std::error_code ignored;
+                                     resolver->cancel();
+                                     socket->close(ignored);
+                                   });
     auto logger = logger_;
-    attempt->resolver.async_resolve(
+    resolver->async_resolve(
         url.host, std::to_string(url.port),
-        [attempt, target, options, logger](const std::error_code& ec,
-                                           tcp::resolver::results_type results) {
+        [attempt, resolver, socket, target, options, logger](const std::error_code& ec,
+                                                             tcp::resolver::results_type results) {
           if (ec)
             return attempt->finish(nullptr, "tcp: cannot resolve " + target + ": " + ec.message());
           asio::async_connect(
-              attempt->socket, results,
-              [attempt, target, options, logger](const std::error_code& ec, const tcp::endpoint&) {
+              *socket, results,
+              [attempt, socket, target, options, logger](const std::error_code& ec,
+                                                         const tcp::endpoint&) {
+                if (attempt->finished()) return;
                 if (ec) {
                   return attempt->finish(nullptr,
                                          "tcp: connect to " + target + " failed: " + ec.message());
                 }
-                if (attempt->finished) return;
                 attempt->finish(
-                    std::make_shared<TcpConnection>(std::move(attempt->socket), options, logger),
-                    "");
+                    std::make_shared<TcpConnection>(std::move(*socket), options, logger), "");
               });
         });
   }

@@ -1,10 +1,10 @@
 #include "dagsync/transports.h"
 
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <asio.hpp>
 
 #include "dagsync/error.h"
+#include "dagsync/logging.h"
 #include "dagsync/memory_transport.h"
 #include "tcp_transport.h"
 #include "ws_adapter.h"
@@ -45,9 +45,7 @@ Transports::Transports(asio::io_context& io, TransportOptions options,
                        std::shared_ptr<spdlog::logger> logger)
     : io_(io),
       options_(options),
-      logger_(logger ? std::move(logger)
-                     : std::make_shared<spdlog::logger>(
-                           "dagsync", std::make_shared<spdlog::sinks::null_sink_mt>())),
+      logger_(logger ? std::move(logger) : make_default_logger()),
       memory_(std::make_shared<MemoryNetwork>(io, logger_)) {
   adapters_["tcp"] = make_tcp_adapter(io, logger_);
   adapters_["ws"] = make_ws_adapter(io, logger_);

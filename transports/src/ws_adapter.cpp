@@ -3,6 +3,7 @@
 #include <asio.hpp>
 #include <stdexcept>
 
+#include "connect_attempt.h"
 #include "dagsync/error.h"
 #include "ws_core.h"
 
@@ -19,6 +20,22 @@ ws::Options to_ws(const TransportOptions& o) {
   w.keepalive_interval_ms = o.keepalive_interval.count();
   return w;
 }
+
+// ws_core.cpp is compiled as C++17 without transport.h, so it carries its own copy of the
+// close codes; the two enums must stay numerically identical for the casts below.
+template <CloseReason::Code code, ws::CloseCode ws_code>
+constexpr bool same_code = static_cast<int>(code) == static_cast<int>(ws_code);
+static_assert(same_code<CloseReason::Code::kNormal, ws::kNormal>);
+static_assert(same_code<CloseReason::Code::kRemoteClosed, ws::kRemoteClosed>);
+static_assert(same_code<CloseReason::Code::kFrameTooLarge, ws::kFrameTooLarge>);
+static_assert(same_code<CloseReason::Code::kBadFrame, ws::kBadFrame>);
+static_assert(same_code<CloseReason::Code::kProtocol, ws::kProtocol>);
+static_assert(same_code<CloseReason::Code::kTimeout, ws::kTimeout>);
+static_assert(same_code<CloseReason::Code::kNetwork, ws::kNetwork>);
+static_assert(same_code<CloseReason::Code::kBackpressure, ws::kBackpressure>);
+static_assert(same_code<CloseReason::Code::kShutdown, ws::kShutdown>);
+static_assert(static_cast<int>(CloseReason::Code::kShutdown) == ws::kShutdown,
+              "a code added to one enum must be added to the other, last");
 
 class WsConnection : public Connection {
  public:
@@ -80,44 +97,19 @@ class WsAdapter : public TransportAdapter {
   }
 
   void connect(const Url& url, const TransportOptions& options, ConnectHandler done) override {
-    if (!url.has_port) {
-      asio::post(io_, [done = std::move(done), u = url.to_string()] {
-        done(nullptr, "ws: URL needs a port: " + u);
-      });
-      return;
-    }
-    // websocketpp fixes its resolve/connect timeouts at compile time; the whole attempt is
-    // bounded here by connect_timeout instead.
-    struct Attempt {
-      explicit Attempt(asio::io_context& io) : timer(io) {}
-      asio::steady_timer timer;
-      ConnectHandler done;
-      bool finished = false;
-    };
-    auto attempt = std::make_shared<Attempt>(io_);
-    attempt->done = std::move(done);
     std::string target = url.to_string();
-    attempt->timer.expires_after(options.connect_timeout + options.handshake_timeout);
-    attempt->timer.async_wait([attempt, target, options](const std::error_code& ec) {
-      if (ec || attempt->finished) return;
-      attempt->finished = true;
-      attempt->done(
-          nullptr,
-          "ws: connect to " + target + " timed out after " +
-              std::to_string((options.connect_timeout + options.handshake_timeout).count()) +
-              " ms");
-    });
+    if (!url.has_port)
+      return net::fail_connect(io_, std::move(done), "ws: URL needs a port: " + target);
+    // websocketpp fixes its resolve/connect timeouts at compile time; the whole attempt is
+    // bounded here by connect_timeout + handshake_timeout instead.
+    auto limit = options.connect_timeout + options.handshake_timeout;
+    auto attempt = net::ConnectAttempt::start(
+        io_, std::move(done), limit,
+        "ws: connect to " + target + " timed out after " + std::to_string(limit.count()) + " ms");
     ws::connect(io_, url.host, url.port, url.path.empty() ? "/" : url.path, to_ws(options), logger_,
                 [attempt](std::shared_ptr<ws::Conn> c, std::string error) {
-                  if (attempt->finished) {
-                    if (c)
-                      c->close(static_cast<int>(CloseReason::Code::kShutdown), "connect timed out");
-                    return;
-                  }
-                  attempt->finished = true;
-                  attempt->timer.cancel();
-                  attempt->done(c ? std::make_shared<WsConnection>(std::move(c)) : nullptr,
-                                std::move(error));
+                  attempt->finish(c ? std::make_shared<WsConnection>(std::move(c)) : nullptr,
+                                  std::move(error));
                 });
   }
 

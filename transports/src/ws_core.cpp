@@ -24,6 +24,7 @@
 #undef ASIO_NO_DEPRECATED
 
 #include "ws_core.h"
+#include "listen_socket.h"
 
 #include <spdlog/spdlog.h>
 
@@ -673,18 +674,6 @@ class ServerImpl final : public Server {
   std::uint16_t port_;
 };
 
-asio::ip::tcp::endpoint resolve_for_listen(asio::io_context& io, const std::string& host,
-                                           std::uint16_t port) {
-  std::error_code ec;
-  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (!ec) return {address, port};
-  asio::ip::tcp::resolver resolver(io);
-  auto results = resolver.resolve(host, std::to_string(port), ec);
-  if (ec || results.empty())
-    throw std::runtime_error("cannot resolve " + host + ": " + ec.message());
-  return *results.begin();
-}
-
 // ---- client -----------------------------------------------------------------------------
 
 struct ClientState {
@@ -726,15 +715,7 @@ std::unique_ptr<Server> listen(asio::io_context& io, const std::string& host, st
   // buffer up to websocketpp's default of 32 MB for a stranger.
   state->endpoint.set_max_http_body_size(0);
 
-  auto endpoint = resolve_for_listen(io, host, port);
-  std::error_code ec;
-  auto& acceptor = state->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + state->url + ": " + ec.message());
-  std::uint16_t bound = acceptor.local_endpoint(ec).port();
+  std::uint16_t bound = net::open_listening(state->acceptor, io, host, port, state->url);
   state->url = url_text(host, bound, path);
   if (state->logger) state->logger->debug("ws: listening on {}", state->url);
   return std::make_unique<ServerImpl>(std::move(state), bound);

@@ -1,29 +1,18 @@
 #include "dagsync/repo.h"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-
 #include "dagsync/error.h"
+#include "dagsync/logging.h"
 #include "dagsync/memory_storage.h"
 #include "peer_session.h"
 #include "repo_impl.h"
 
 namespace dagsync {
 
-namespace {
-std::shared_ptr<spdlog::logger> default_logger() {
-  // Not registered with spdlog's global registry: each Repo owns its logger.
-  auto logger = std::make_shared<spdlog::logger>(
-      "dagsync", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_level(spdlog::level::warn);
-  return logger;
-}
-}  // namespace
-
 RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
     : io(io_context), transports(t), options(std::move(o)), push_timer(io_context) {
   if (options.peer_id.empty()) options.peer_id = random_actor_id().hex();
   if (!options.storage) options.storage = std::make_shared<MemoryStorage>();
-  log = options.logger ? options.logger : default_logger();
+  log = options.logger ? options.logger : make_default_logger();
   options.logger = log;
 }
 

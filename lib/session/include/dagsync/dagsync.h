@@ -3,6 +3,7 @@
 #pragma once
 
 #include "dagsync/core.h"
+#include "dagsync/logging.h"
 #include "dagsync/memory_storage.h"
 #include "dagsync/memory_transport.h"
 #include "dagsync/repo.h"
