@@ -1,11 +1,11 @@
 // dagsync-peer: a sync server and a client, built only on dagsync's public API.
 //
 //   dagsync-peer serve --tcp 127.0.0.1:7000 --ws 127.0.0.1:7001 --store server.db
-//   dagsync-peer local --store alice.db --doc notes add "buy milk"      (offline edit)
-//   dagsync-peer local --store alice.db --doc notes list
-//   dagsync-peer connect tcp://127.0.0.1:7000 --store alice.db --doc notes [add
-//   TEXT|list|status|sync] dagsync-peer connect ws://127.0.0.1:7001/sync --store bob.db --doc notes
-//   (interactive)
+//   dagsync-peer local --store alice.db --doc notes --add "buy milk"     (offline edit)
+//   dagsync-peer local --store alice.db --doc notes --list
+//   dagsync-peer connect tcp://127.0.0.1:7000 --store alice.db --doc notes sync
+//       (or instead of sync: add TEXT, list, status)
+//   dagsync-peer connect ws://127.0.0.1:7001/sync --store bob.db --doc notes   (interactive)
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
