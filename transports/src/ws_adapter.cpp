@@ -5,6 +5,7 @@
 
 #include "connect_attempt.h"
 #include "dagsync/error.h"
+#include "send_limits.h"
 #include "ws_core.h"
 
 namespace dagsync {
@@ -39,14 +40,22 @@ static_assert(static_cast<int>(CloseReason::Code::kShutdown) == ws::kShutdown,
 
 class WsConnection : public Connection {
  public:
-  explicit WsConnection(std::shared_ptr<ws::Conn> conn) : conn_(std::move(conn)) {}
+  WsConnection(std::shared_ptr<ws::Conn> conn, const TransportOptions& options)
+      : conn_(std::move(conn)), options_(options) {}
   void start(FrameHandler on_frame, CloseHandler on_close) override {
     conn_->start(std::move(on_frame),
                  [on_close = std::move(on_close)](int code, std::string message) {
                    on_close(CloseReason{static_cast<CloseReason::Code>(code), std::move(message)});
                  });
   }
-  bool send(Bytes frame) override { return conn_->send(std::move(frame)); }
+  bool send(Bytes frame) override {
+    if (!conn_->is_open()) return false;
+    if (auto refusal = refuse_send(frame.size(), conn_->queued_bytes(), options_)) {
+      close(std::move(*refusal));
+      return false;
+    }
+    return conn_->send(std::move(frame));
+  }
   void close(CloseReason reason) override {
     conn_->close(static_cast<int>(reason.code), std::move(reason.message));
   }
@@ -57,19 +66,21 @@ class WsConnection : public Connection {
 
  private:
   std::shared_ptr<ws::Conn> conn_;
+  TransportOptions options_;
 };
 
 class WsListener : public Listener {
  public:
-  WsListener(std::unique_ptr<ws::Server> server, Url url)
-      : server_(std::move(server)), url_(std::move(url)) {
+  WsListener(std::unique_ptr<ws::Server> server, Url url, const TransportOptions& options)
+      : server_(std::move(server)), url_(std::move(url)), options_(options) {
     url_.port = server_->port();
     url_.has_port = true;
   }
   void start(AcceptHandler on_accept) override {
-    server_->start([on_accept = std::move(on_accept)](std::shared_ptr<ws::Conn> c) {
-      on_accept(std::make_shared<WsConnection>(std::move(c)));
-    });
+    server_->start(
+        [on_accept = std::move(on_accept), options = options_](std::shared_ptr<ws::Conn> c) {
+          on_accept(std::make_shared<WsConnection>(std::move(c), options));
+        });
   }
   std::string url() const override { return url_.to_string(); }
   void close() override { server_->close(); }
@@ -77,6 +88,7 @@ class WsListener : public Listener {
  private:
   std::unique_ptr<ws::Server> server_;
   Url url_;
+  TransportOptions options_;
 };
 
 class WsAdapter : public TransportAdapter {
@@ -90,7 +102,7 @@ class WsAdapter : public TransportAdapter {
       throw Error("ws: listen URL needs a port (0 lets the OS choose): " + url.to_string());
     try {
       return std::make_unique<WsListener>(
-          ws::listen(io_, url.host, url.port, url.path, to_ws(options), logger_), url);
+          ws::listen(io_, url.host, url.port, url.path, to_ws(options), logger_), url, options);
     } catch (const std::runtime_error& e) {
       throw Error(std::string("ws: ") + e.what());
     }
@@ -107,9 +119,10 @@ class WsAdapter : public TransportAdapter {
         io_, std::move(done), limit,
         "ws: connect to " + target + " timed out after " + std::to_string(limit.count()) + " ms");
     ws::connect(io_, url.host, url.port, url.path.empty() ? "/" : url.path, to_ws(options), logger_,
-                [attempt](std::shared_ptr<ws::Conn> c, std::string error) {
-                  attempt->finish(c ? std::make_shared<WsConnection>(std::move(c)) : nullptr,
-                                  std::move(error));
+                [attempt, options](std::shared_ptr<ws::Conn> c, std::string error) {
+                  attempt->finish(
+                      c ? std::make_shared<WsConnection>(std::move(c), options) : nullptr,
+                      std::move(error));
                 });
   }
 

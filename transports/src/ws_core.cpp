@@ -299,19 +299,9 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   }
 
   bool send(std::vector<std::uint8_t> frame) override {
+    // The frame and queue limits are checked by the adapter (ws_adapter.cpp, send_limits.h),
+    // the same way as for every other transport.
     if (ended_ || con_->get_state() != websocketpp::session::state::open) return false;
-    if (frame.size() > options_.max_frame_bytes) {
-      close(kFrameTooLarge, "refusing to send a frame of " + std::to_string(frame.size()) +
-                                " bytes (limit " + std::to_string(options_.max_frame_bytes) + ")");
-      return false;
-    }
-    std::size_t queued = queued_bytes();
-    if (queued + frame.size() > options_.max_send_queue_bytes) {
-      close(kBackpressure,
-            "send queue full: " + std::to_string(queued) + " bytes not yet written (limit " +
-                std::to_string(options_.max_send_queue_bytes) + "); the peer is not reading");
-      return false;
-    }
     WsErrorCode ec = con_->send(frame.data(), frame.size(), websocketpp::frame::opcode::binary);
     if (ec) {
       close(kNetwork, "send failed: " + ec.message());
