@@ -1,5 +1,6 @@
-// BloomFilter: no false negatives, the expected false-positive rate, the probe derivation of
-// DESIGN.md bit for bit, and from_parts() refusing absurd wire parameters.
+// BloomFilter: no false negatives, the expected false-positive rate, the probe derivation
+// (docs/conformance.md, "Bloom filter probe positions") bit for bit, and from_parts() refusing
+// absurd wire parameters.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,8 +30,8 @@ std::uint32_t le32(const ChangeHash& h, std::size_t offset) {
          std::uint32_t(h.bytes[offset + 2]) << 16 | std::uint32_t(h.bytes[offset + 3]) << 24;
 }
 
-// The probe positions of DESIGN.md, written out independently of the library: x, y, z are
-// the little-endian u32s at bytes 0, 4 and 8, each mod m; then x += y, y += z (mod m).
+// The probe positions of docs/conformance.md, written out independently of the library: x, y,
+// z are the little-endian u32s at bytes 0, 4 and 8, each mod m; then x += y, y += z (mod m).
 std::vector<std::uint64_t> reference_probes(const ChangeHash& h, std::uint64_t m,
                                             std::uint32_t probes) {
   std::uint64_t x = le32(h, 0) % m;
@@ -140,7 +141,7 @@ TEST_CASE("bloom: an empty filter contains nothing") {
   CHECK_THROWS_AS(def.add(counter_hash(1)), Error);
 }
 
-TEST_CASE("bloom: probe positions follow DESIGN.md bit for bit") {
+TEST_CASE("bloom: probe positions follow the documented derivation bit for bit") {
   // 100 entries at 10 bits: m = 1000 bits.
   const std::uint32_t entries = 100;
   const std::uint64_t m = 1000;

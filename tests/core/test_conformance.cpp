@@ -1,4 +1,5 @@
-// CONFORMANCE.md scenarios 1-29, one test case each, named after the scenario.
+// Conformance scenarios 01-29 of docs/conformance.md, one test case each, named
+// "conformance NN: ..." after the scenario (-tc='conformance NN*' runs one).
 #include <functional>
 
 #include "helpers.h"
@@ -8,7 +9,7 @@ using namespace dagsync::test;
 
 namespace {
 
-// CONFORMANCE.md describes Automerge's filter mechanics; scenarios that inspect filters or
+// docs/conformance.md describes Automerge's filter mechanics; scenarios that inspect filters or
 // depend on a filter's false positive run with summaries off. The others run in the default
 // mode, where summaries replace filters whenever they are smaller.
 const GenerateOptions kFilters{.summaries = false};
@@ -47,7 +48,7 @@ Change last_local(const ChangeGraph& g) {
 
 // ---- Peers already in sync ----
 
-TEST_CASE("01 an empty peer's first message says it has nothing") {
+TEST_CASE("conformance 01: an empty peer's first message says it has nothing") {
   ChangeGraph n1(actor(1));
   SyncState s1;
   auto m = generate_sync_message(n1, s1, kFilters);
@@ -61,7 +62,7 @@ TEST_CASE("01 an empty peer's first message says it has nothing") {
   CHECK(d.changes.empty());
 }
 
-TEST_CASE("02 two empty peers: after one exchange neither sends anything more") {
+TEST_CASE("conformance 02: two empty peers: after one exchange neither sends anything more") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   SyncState s1, s2;
   auto m1 = generate_sync_message(n1, s1);
@@ -74,7 +75,8 @@ TEST_CASE("02 two empty peers: after one exchange neither sends anything more") 
   CHECK_FALSE(generate_sync_message(n2, s2));
 }
 
-TEST_CASE("03 two peers holding the same changes: one exchange each way, then silence") {
+TEST_CASE(
+    "conformance 03: two peers holding the same changes: one exchange each way, then silence") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 10, "x");
   merge_into(n2, n1);
@@ -94,7 +96,7 @@ TEST_CASE("03 two peers holding the same changes: one exchange each way, then si
   CHECK(s2.shared_heads == n2.heads());
 }
 
-TEST_CASE("04 a peer with 11 changes and an empty peer: both end with all 11") {
+TEST_CASE("conformance 04: a peer with 11 changes and an empty peer: both end with all 11") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 11, "x");
   auto stats = sync_peers(n1, n2);
@@ -103,7 +105,7 @@ TEST_CASE("04 a peer with 11 changes and an empty peer: both end with all 11") {
   check_converged(n1, n2);
 }
 
-TEST_CASE("05 with a sync state carried over, new changes on one side are synced") {
+TEST_CASE("conformance 05: with a sync state carried over, new changes on one side are synced") {
   Pair p(10);
   commit_n(p.n1, 5, "more");
   SUBCASE("in memory") {
@@ -119,7 +121,7 @@ TEST_CASE("05 with a sync state carried over, new changes on one side are synced
   CHECK(p.n2.size() == 15);
 }
 
-TEST_CASE("06 once synced, no further messages are generated") {
+TEST_CASE("conformance 06: once synced, no further messages are generated") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 5, "a");
   commit_n(n2, 5, "b");
@@ -150,7 +152,7 @@ TEST_CASE("06 once synced, no further messages are generated") {
   check_converged(n1, n2);
 }
 
-TEST_CASE("07 both peers send their first messages simultaneously") {
+TEST_CASE("conformance 07: both peers send their first messages simultaneously") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 5, "x");
   commit_n(n2, 5, "y");
@@ -203,7 +205,7 @@ TEST_CASE("07 both peers send their first messages simultaneously") {
   CHECK(m->have[0].last_sync == sorted({head1, head2}));
 }
 
-TEST_CASE("08 sent changes are assumed received until the peer says otherwise") {
+TEST_CASE("conformance 08: sent changes are assumed received until the peer says otherwise") {
   Pair p(1);
   for (int i = 0; i < 3; ++i) {
     Change c = p.n1.commit(text("item " + std::to_string(i)), std::nullopt, 0);
@@ -214,7 +216,7 @@ TEST_CASE("08 sent changes are assumed received until the peer says otherwise") 
   }
 }
 
-TEST_CASE("09 sync works whichever side initiates") {
+TEST_CASE("conformance 09: sync works whichever side initiates") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 10, "x");
   SUBCASE("the empty side first") {
@@ -245,7 +247,7 @@ void diverge(ChangeGraph& n1, ChangeGraph& n2, SyncState* s1 = nullptr, SyncStat
 }
 }  // namespace
 
-TEST_CASE("10 diverged histories without prior sync state converge") {
+TEST_CASE("conformance 10: diverged histories without prior sync state converge") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   diverge(n1, n2);
   REQUIRE(n1.heads() != n2.heads());
@@ -254,7 +256,8 @@ TEST_CASE("10 diverged histories without prior sync state converge") {
   CHECK(n1.size() == 18);
 }
 
-TEST_CASE("11 diverged histories with prior sync states through encode/decode converge") {
+TEST_CASE(
+    "conformance 11: diverged histories with prior sync states through encode/decode converge") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   SyncState s1, s2;
   diverge(n1, n2, &s1, &s2);
@@ -265,7 +268,7 @@ TEST_CASE("11 diverged histories with prior sync states through encode/decode co
   CHECK(stats.changes_sent == 8);  // only the diverged changes travel
 }
 
-TEST_CASE("12 after sync both states' shared heads equal the heads") {
+TEST_CASE("conformance 12: after sync both states' shared heads equal the heads") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   SyncState s1, s2;
   diverge(n1, n2, &s1, &s2);
@@ -275,7 +278,8 @@ TEST_CASE("12 after sync both states' shared heads equal the heads") {
   CHECK(s2.shared_heads == n2.heads());
 }
 
-TEST_CASE("13 data loss with a saved state: B restored from an old copy still converges") {
+TEST_CASE(
+    "conformance 13: data loss with a saved state: B restored from an old copy still converges") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   SyncState s1, s2;
   commit_n(n1, 3, "x");
@@ -295,7 +299,8 @@ TEST_CASE("13 data loss with a saved state: B restored from an old copy still co
   CHECK(r.size() == 9);
 }
 
-TEST_CASE("14 data loss without disconnecting: B replaced by an empty replica converges") {
+TEST_CASE(
+    "conformance 14: data loss without disconnecting: B replaced by an empty replica converges") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   SyncState s1, s2;
   commit_n(n1, 5, "x");
@@ -309,7 +314,7 @@ TEST_CASE("14 data loss without disconnecting: B replaced by an empty replica co
   CHECK(fresh.size() == 5);
 }
 
-TEST_CASE("15 a change concurrent to the last sync heads converges") {
+TEST_CASE("conformance 15: a change concurrent to the last sync heads converges") {
   ChangeGraph n1(actor(1)), n2(actor(2)), n3(actor(3));
   SyncState s12, s21, s23, s32;
   n1.commit(text("x=1"), std::nullopt, 0);
@@ -327,7 +332,7 @@ TEST_CASE("15 a change concurrent to the last sync heads converges") {
   CHECK(n1.has(c5.hash()));
 }
 
-TEST_CASE("16 histories with lots of branching and merging converge") {
+TEST_CASE("conformance 16: histories with lots of branching and merging converge") {
   ChangeGraph n1(actor(1)), n2(actor(2)), n3(actor(3));
   Change c0 = n1.commit(text("x=0"), std::nullopt, 0);
   n2.add(c0);
@@ -353,7 +358,7 @@ TEST_CASE("16 histories with lots of branching and merging converge") {
 
 // ---- Bloom filter false positives ----
 
-TEST_CASE("17 a false-positive head converges") {
+TEST_CASE("conformance 17: a false-positive head converges") {
   Pair base(10);
   std::optional<Pair> p;
   find_false_positive(
@@ -396,7 +401,8 @@ struct FalsePositiveDependency {
 };
 }  // namespace
 
-TEST_CASE("18 a false-positive dependency converges without resetting the connection") {
+TEST_CASE(
+    "conformance 18: a false-positive dependency converges without resetting the connection") {
   FalsePositiveDependency f;
   auto& p = *f.p;
   sync_peers(p.n1, p.n2, p.s1, p.s2);
@@ -404,7 +410,7 @@ TEST_CASE("18 a false-positive dependency converges without resetting the connec
   CHECK(p.n1.heads() == sorted({f.n1_head, f.n2_head}));
 }
 
-TEST_CASE("19 a false-positive dependency converges after both states are reloaded") {
+TEST_CASE("conformance 19: a false-positive dependency converges after both states are reloaded") {
   FalsePositiveDependency f;
   auto& p = *f.p;
   SyncState a = reload(p.s1), b = reload(p.s2);
@@ -413,7 +419,8 @@ TEST_CASE("19 a false-positive dependency converges after both states are reload
   CHECK(p.n1.heads() == sorted({f.n1_head, f.n2_head}));
 }
 
-TEST_CASE("20 a false-positive dependency with a third peer that lacks the missing change") {
+TEST_CASE(
+    "conformance 20: a false-positive dependency with a third peer that lacks the missing change") {
   FalsePositiveDependency f;
   auto& p = *f.p;
   SyncState a = reload(p.s1), b = reload(p.s2);
@@ -465,7 +472,9 @@ TEST_CASE("20 a false-positive dependency with a third peer that lacks the missi
   check_converged(p.n1, n3);
 }
 
-TEST_CASE("21 a false positive that depends on a true negative needs no extra request round") {
+TEST_CASE(
+    "conformance 21: a false positive that depends on a true negative needs no extra request "
+    "round") {
   // c0..c4 common; n1: n1c1 <- n1c2 <- n1c3; n2: n2c1 <- n2c2 <- n2c3 where n2c2 is a false
   // positive in the filter of {n1c1, n1c2, n1c3} and n2c1 is not.
   Pair base(5);
@@ -503,7 +512,7 @@ TEST_CASE("21 a false positive that depends on a true negative needs no extra re
   check_converged(p->n1, p->n2);
 }
 
-TEST_CASE("22 chains of false positives converge") {
+TEST_CASE("conformance 22: chains of false positives converge") {
   // c0..c4 common; n1: c5; n2: n2c1 <- n2c2 <- n2c3 where n2c1 and n2c2 are false positives
   // in the filter of {c5} and n2c3 is a true negative.
   Pair base(5);
@@ -535,7 +544,8 @@ TEST_CASE("22 chains of false positives converge") {
   CHECK(p.n1.size() == 5 + 1 + 3);
 }
 
-TEST_CASE("23 the false-positive hash is requested explicitly via need and then delivered") {
+TEST_CASE(
+    "conformance 23: the false-positive hash is requested explicitly via need and then delivered") {
   Pair base(10);
   std::optional<Pair> p;
   find_false_positive(
@@ -579,7 +589,8 @@ TEST_CASE("23 the false-positive hash is requested explicitly via need and then 
 
 // ---- Protocol features ----
 
-TEST_CASE("24 several Bloom filters in one have prevent sending the same changes twice") {
+TEST_CASE(
+    "conformance 24: several Bloom filters in one have prevent sending the same changes twice") {
   // n1, n2, n3 share c0. n1 adds a1, a2; n2 holds those and its own b1, b2; n3 has only c0.
   ChangeGraph n1(actor(1)), n2(actor(2)), n3(actor(3));
   Change c0 = n1.commit(text("c0"), std::nullopt, 0);
@@ -616,7 +627,8 @@ TEST_CASE("24 several Bloom filters in one have prevent sending the same changes
   }
 }
 
-TEST_CASE("25 any change can be requested by hash, even one older than the shared heads") {
+TEST_CASE(
+    "conformance 25: any change can be requested by hash, even one older than the shared heads") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 3, "x");
   ChangeHash old = n1.heads()[0];
@@ -635,7 +647,7 @@ TEST_CASE("25 any change can be requested by hash, even one older than the share
   CHECK(reply->changes[0].hash() == old);
 }
 
-TEST_CASE("26 a need for a hash nobody has is ignored") {
+TEST_CASE("conformance 26: a need for a hash nobody has is ignored") {
   ChangeGraph n1(actor(1)), n2(actor(2));
   commit_n(n1, 10, "x");
   SyncState s1, s2;
@@ -650,7 +662,9 @@ TEST_CASE("26 a need for a hash nobody has is ignored") {
   CHECK_FALSE(generate_sync_message(n2, s2));
 }
 
-TEST_CASE("27 a subset of changes may be sent; shared heads advance exactly to what arrived") {
+TEST_CASE(
+    "conformance 27: a subset of changes may be sent; shared heads advance exactly to what "
+    "arrived") {
   //        ,-- c1 <-- c2
   // c0 <--+
   //        `-- c3 <-- c4 <-- c5 <-- c6 <-- c7 <-- c8
@@ -705,7 +719,7 @@ TEST_CASE("27 a subset of changes may be sent; shared heads advance exactly to w
   CHECK(s1.shared_heads == sorted({c2, c8}));
 }
 
-TEST_CASE("28 has our changes becomes true on both sides within the loop") {
+TEST_CASE("conformance 28: has our changes becomes true on both sides within the loop") {
   auto run = [](ChangeGraph& a, ChangeGraph& b, SyncState& sa, SyncState& sb) {
     bool a_done = false, b_done = false;
     for (int i = 0; i <= kMaxIterations; ++i) {
@@ -745,7 +759,9 @@ TEST_CASE("28 has our changes becomes true on both sides within the loop") {
   }
 }
 
-TEST_CASE("29 read-only sync: a peer sends its changes but applies none, and the loop ends") {
+TEST_CASE(
+    "conformance 29: read-only sync: a peer sends its changes but applies none, and the loop "
+    "ends") {
   ChangeGraph reader(actor(1)), writer(actor(2));
   commit_n(reader, 2, "common");
   merge_into(writer, reader);

@@ -1,14 +1,15 @@
-// CONFORMANCE scenario 31: every decoder meets hostile bytes (truncated, oversized, wrongly
-// typed, wrong version, random, mutated) with a DecodeError that names what was wrong, and
-// leaves the graph and the sync state as they were.
+// Conformance scenario 31 of docs/conformance.md: every decoder meets hostile bytes
+// (truncated, oversized, wrongly typed, wrong version, random, mutated) with a DecodeError
+// that names what was wrong, and leaves the graph and the sync state as they were. All three
+// test cases are named "conformance 31: ...".
 #include <cstdint>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "helpers.h"
 #include "encoding/msgpack_io.h"
+#include "helpers.h"
 #include "wire.h"
 
 using namespace dagsync;
@@ -428,7 +429,7 @@ FullGraphView full_view_of(const ChangeGraph& g) {
 }  // namespace
 
 TEST_CASE(
-    "31 hostile input: every decoder rejects bad bytes with a clear error and state unchanged") {
+    "conformance 31: every decoder rejects bad bytes with a clear error and state unchanged") {
   Fixture fx;
 
   SUBCASE("truncated at every prefix length") {
@@ -835,7 +836,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("hostile: mutated valid encodings decode canonically or fail cleanly") {
+TEST_CASE("conformance 31: mutated valid encodings decode canonically or fail cleanly") {
   Fixture fx;
   std::mt19937 rng(3131);
   const std::uint8_t interesting[] = {0x00, 0x01, 0x7f, 0x80, 0x90, 0x9f, 0xc0, 0xc4,
@@ -872,7 +873,7 @@ TEST_CASE("hostile: mutated valid encodings decode canonically or fail cleanly")
   }
 }
 
-TEST_CASE("hostile: a message's changes are validated like standalone changes") {
+TEST_CASE("conformance 31: a message's changes are validated like standalone changes") {
   // Every hostile change from the encoding tests, wrapped in a sync message and in an update
   // batch, is refused with the index of the change.
   Change good = Change::build({actor(1), 1, {}, 0, "ok", text("ok")});

@@ -1,6 +1,7 @@
-// CONFORMANCE.md scenario 30: randomised histories, splits, sync orders, state restores and
-// data loss. Every run is reproducible from its seed (printed on failure); the default seed
-// count is DAGSYNC_DEFAULT_SEEDS (meson option random_seeds), DAGSYNC_SEEDS overrides it.
+// Conformance scenario 30 of docs/conformance.md: randomised histories, splits, sync orders,
+// state restores and data loss. Every run is reproducible from its seed (printed on failure);
+// the default seed count is DAGSYNC_DEFAULT_SEEDS (meson option random_seeds), DAGSYNC_SEEDS
+// overrides it.
 #include <map>
 #include <random>
 #include <set>
@@ -190,7 +191,8 @@ class World {
 
 }  // namespace
 
-TEST_CASE("30 randomised: random DAGs, splits, sync orders and state restores always converge") {
+TEST_CASE(
+    "conformance 30: randomised DAGs, splits, sync orders and state restores always converge") {
   int seeds = seed_count(DAGSYNC_DEFAULT_SEEDS);
   Totals totals;
   for (int seed = 0; seed < seeds; ++seed) {

@@ -1,5 +1,5 @@
 // The checks each decoder fuzz target applies to one input, shared with the replay test in
-// the normal suite (tests/test_fuzz_replay.cpp), which runs every committed seed and every
+// the normal suite (tests/fuzz/test_fuzz_replay.cpp), which runs every committed seed and every
 // regression input through them. Returns normally or aborts: a decoder must return a value
 // or throw DecodeError/GraphError; any other exception propagates to the caller.
 #pragma once

@@ -6,6 +6,7 @@
 
 #include "dagsync/dagsync.h"
 #include "envelope.h"
+#include "frames.h"
 
 using namespace dagsync;
 
@@ -26,13 +27,12 @@ void seed(const std::string& dir, const std::string& target, const std::string& 
   write(dir + "/" + target + "/" + name, body);
 }
 
+// The frames one after another, as the TCP adapter reads them.
 Bytes framed(std::initializer_list<Bytes> frames) {
   Bytes out;
   for (const Bytes& f : frames) {
-    auto n = static_cast<std::uint32_t>(f.size());
-    out.insert(out.end(), {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8),
-                           std::uint8_t(n)});
-    out.insert(out.end(), f.begin(), f.end());
+    Bytes frame = test::tcp_frame(f);
+    out.insert(out.end(), frame.begin(), frame.end());
   }
   return out;
 }

@@ -3,7 +3,9 @@
 #include <asio.hpp>
 #include <numeric>
 
+#include "frames.h"
 #include "net_helpers.h"
+#include "raw_socket.h"
 
 using namespace dagsync;
 using namespace dagsync::test;
@@ -74,24 +76,19 @@ TEST_CASE("transport: tcp refuses a frame header over the limit and a frame cut 
     accepted.push_back(c);
     c->start([&](Bytes) { ++frames; }, [&](const CloseReason& r) { reasons.push_back(r); });
   });
-  auto port =
-      static_cast<std::uint16_t>(std::stoi(listener->url().substr(listener->url().rfind(':') + 1)));
-  asio::ip::tcp::endpoint target(asio::ip::make_address("127.0.0.1"), port);
 
   SUBCASE("header announcing 2 GB") {
-    asio::ip::tcp::socket raw(io);
-    raw.connect(target);
-    std::uint8_t header[4] = {0x7f, 0xff, 0xff, 0xff};
-    asio::write(raw, asio::buffer(header));
+    RawSocket raw(io, listener->url());
+    raw.write(tcp_frame_header(0x7fffffff));
     REQUIRE(run_until(io, [&] { return reasons.size() == 1; }));
     CHECK(reasons[0].code == CloseReason::Code::kFrameTooLarge);
     CHECK(reasons[0].message.find("2147483647") != std::string::npos);
   }
   SUBCASE("peer disconnects after half a frame") {
-    asio::ip::tcp::socket raw(io);
-    raw.connect(target);
-    std::uint8_t bytes[4 + 10] = {0, 0, 0, 100};
-    asio::write(raw, asio::buffer(bytes));
+    RawSocket raw(io, listener->url());
+    Bytes half = tcp_frame_header(100);
+    half.resize(half.size() + 10);  // 10 of the 100 bytes
+    raw.write(half);
     REQUIRE(run_until(io, [&] { return accepted.size() == 1; }));
     raw.close();
     REQUIRE(run_until(io, [&] { return reasons.size() == 1; }));

@@ -1,6 +1,7 @@
 // WebSocket adapter tests (ws://): the transport contract over real loopback sockets, the
-// frames our own client cannot produce (text, malformed, oversized) sent by a minimal raw
-// client, and interop with the npm `ws` client (run by tests/node/run.sh).
+// frames our own client cannot produce (text, malformed, oversized) sent through a raw socket
+// (tests/support/raw_socket.h, frames.h), and interop with the npm `ws` client (run by
+// tests/node/run.sh).
 //
 // Every test drives its io_context until a condition holds, with a generous deadline
 // (run_until); none sleeps to synchronise.
@@ -16,7 +17,9 @@
 #include <map>
 #include <optional>
 
+#include "frames.h"
 #include "net_helpers.h"
+#include "raw_socket.h"
 
 extern char** environ;
 
@@ -37,91 +40,6 @@ std::uint16_t port_of(const std::string& url) {
   return static_cast<std::uint16_t>(std::stoi(url.substr(colon + 1)));
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// A client-to-server WebSocket frame (masked), built by hand so tests can send what our own
-// client never would: text, reserved bits, lengths over the limit.
-std::string client_frame(std::uint8_t opcode, const std::string& payload, bool rsv1 = false,
-                         std::optional<std::uint64_t> announced = std::nullopt) {
-  std::uint64_t n = announced.value_or(payload.size());
-  std::string f;
-  f += static_cast<char>(0x80 | (rsv1 ? 0x40 : 0) | opcode);
-  if (n < 126) {
-    f += static_cast<char>(0x80 | n);
-  } else if (n < 65536) {
-    f += static_cast<char>(0x80 | 126);
-    f += static_cast<char>(n >> 8);
-    f += static_cast<char>(n & 0xff);
-  } else {
-    f += static_cast<char>(0x80 | 127);
-    for (int i = 7; i >= 0; --i) f += static_cast<char>((n >> (8 * i)) & 0xff);
-  }
-  const char mask[4] = {0x11, 0x22, 0x33, 0x44};
-  f.append(mask, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
-  return f;
-}
-
-// A minimal WebSocket client over a plain socket: the upgrade, raw writes, and the close
-// frame the server answers with.
-struct RawClient {
-  asio::io_context& io;
-  asio::ip::tcp::socket socket;
-  std::string received;
-
-  explicit RawClient(asio::io_context& context) : io(context), socket(context) {}
-
-  // Reads whatever has arrived, never blocking (the server runs on this thread).
-  void pump() {
-    std::error_code ec;
-    std::size_t n = socket.available(ec);
-    if (ec || n == 0) return;
-    std::string buf(n, '\0');
-    n = socket.read_some(asio::buffer(buf), ec);
-    received.append(buf, 0, n);
-  }
-
-  void upgrade(std::uint16_t port, const std::string& path) {
-    socket.connect({asio::ip::make_address("127.0.0.1"), port});
-    write("GET " + path +
-          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    REQUIRE(run_until(io, [&] {
-      pump();
-      return contains(received, "\r\n\r\n");
-    }));
-    REQUIRE_MESSAGE(received.rfind("HTTP/1.1 101", 0) == 0, received);
-    received.erase(0, received.find("\r\n\r\n") + 4);
-  }
-
-  void write(const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
-
-  // The server's close frame (code, reason) once it has arrived; server frames are unmasked.
-  std::optional<std::pair<int, std::string>> close_frame() const {
-    std::size_t at = 0;
-    while (at + 2 <= received.size()) {
-      auto b0 = static_cast<std::uint8_t>(received[at]);
-      std::size_t len = static_cast<std::uint8_t>(received[at + 1]) & 0x7f;
-      std::size_t header = 2;
-      if (len == 126) {
-        if (at + 4 > received.size()) return std::nullopt;
-        len = std::size_t(std::uint8_t(received[at + 2])) << 8 | std::uint8_t(received[at + 3]);
-        header = 4;
-      }
-      if (at + header + len > received.size()) return std::nullopt;
-      if ((b0 & 0x0f) == 0x8 && len >= 2) {
-        int code =
-            std::uint8_t(received[at + header]) << 8 | std::uint8_t(received[at + header + 1]);
-        return std::make_pair(code, received.substr(at + header + 2, len - 2));
-      }
-      at += header + len;
-    }
-    return std::nullopt;
-  }
-};
-
 // A server whose connections record their close reasons, for raw clients to provoke.
 struct RecordingServer {
   std::unique_ptr<Listener> listener;
@@ -137,8 +55,17 @@ struct RecordingServer {
                [this](const CloseReason& r) { closes.push_back(r); });
     });
   }
-  std::uint16_t port() const { return port_of(listener->url()); }
+  std::string url() const { return listener->url(); }
 };
+
+// A raw socket that has completed the WebSocket upgrade with `server`, to send what our own
+// client never would: text, reserved bits, lengths over the limit.
+RawSocket upgraded(asio::io_context& io, const RecordingServer& server) {
+  RawSocket raw(io, server.url());
+  std::string status = raw.upgrade(server.url());
+  REQUIRE_MESSAGE(status.rfind("HTTP/1.1 101", 0) == 0, status);
+  return raw;
+}
 
 }  // namespace
 
@@ -230,32 +157,24 @@ TEST_CASE("ws: a text message closes that connection with kBadFrame and 1003") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
   RecordingServer server(transports, "ws://127.0.0.1:0/sync");
-  RawClient raw(io);
-  raw.upgrade(server.port(), "/sync");
-  raw.write(client_frame(0x2, "binary first"));
-  raw.write(client_frame(0x1, "hello as text"));
+  RawSocket raw = upgraded(io, server);
+  raw.write(ws_frame(as_bytes("binary first")));
+  raw.write(ws_frame(as_bytes("hello as text"), kWsText));
   REQUIRE(run_until(io, [&] { return server.closes.size() == 1; }));
   CHECK(server.got.size() == 1);
   CHECK(server.closes[0].code == Code::kBadFrame);
   CHECK(contains(server.closes[0].message, "text"));
-  REQUIRE(run_until(io, [&] {
-    raw.pump();
-    return raw.close_frame().has_value();
-  }));
+  REQUIRE(run_until(io, [&] { return raw.close_frame().has_value(); }));
   CHECK(raw.close_frame()->first == 1003);
   CHECK(contains(raw.close_frame()->second, "text"));
 
   // A text message that is not even UTF-8: websocketpp refuses it itself (1007).
-  RawClient invalid(io);
-  invalid.upgrade(server.port(), "/sync");
-  invalid.write(client_frame(0x1, "\xff\xfe not UTF-8"));
+  RawSocket invalid = upgraded(io, server);
+  invalid.write(ws_frame(as_bytes("\xff\xfe not UTF-8"), kWsText));
   REQUIRE(run_until(io, [&] { return server.closes.size() == 2; }));
   CHECK(server.closes[1].code == Code::kBadFrame);
   CHECK(contains(server.closes[1].message, "UTF-8"));
-  REQUIRE(run_until(io, [&] {
-    invalid.pump();
-    return invalid.close_frame().has_value();
-  }));
+  REQUIRE(run_until(io, [&] { return invalid.close_frame().has_value(); }));
   CHECK(invalid.close_frame()->first == 1007);
   CHECK(server.got.size() == 1);
 }
@@ -264,16 +183,13 @@ TEST_CASE("ws: a malformed frame closes that connection with kBadFrame and 1002"
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
   RecordingServer server(transports, "ws://127.0.0.1:0/sync");
-  RawClient raw(io);
-  raw.upgrade(server.port(), "/sync");
-  raw.write(client_frame(0x2, "x", /*rsv1=*/true));  // no extension was negotiated
+  RawSocket raw = upgraded(io, server);
+  // A reserved bit, though no extension was negotiated.
+  raw.write(ws_frame(as_bytes("x"), kWsBinary, {.rsv1 = true, .announced_size = {}}));
   REQUIRE(run_until(io, [&] { return server.closes.size() == 1; }));
   CHECK(server.closes[0].code == Code::kBadFrame);
   CHECK(contains(server.closes[0].message, "malformed"));
-  REQUIRE(run_until(io, [&] {
-    raw.pump();
-    return raw.close_frame().has_value();
-  }));
+  REQUIRE(run_until(io, [&] { return raw.close_frame().has_value(); }));
   CHECK(raw.close_frame()->first == 1002);
 }
 
@@ -312,15 +228,12 @@ TEST_CASE("ws: frames over max_frame_bytes close with kFrameTooLarge, either way
   }
   SUBCASE("refused from the header alone") {
     RecordingServer server(strict, "ws://127.0.0.1:0/sync");
-    RawClient raw(io);
-    raw.upgrade(server.port(), "/sync");
-    raw.write(client_frame(0x2, "", false, std::uint64_t(1) << 40));  // announces 1 TiB, sends none
+    RawSocket raw = upgraded(io, server);
+    // Announces 1 TiB, sends none.
+    raw.write(ws_frame({}, kWsBinary, {.announced_size = std::uint64_t(1) << 40}));
     REQUIRE(run_until(io, [&] { return server.closes.size() == 1; }));
     CHECK(server.closes[0].code == Code::kFrameTooLarge);
-    REQUIRE(run_until(io, [&] {
-      raw.pump();
-      return raw.close_frame().has_value();
-    }));
+    REQUIRE(run_until(io, [&] { return raw.close_frame().has_value(); }));
     CHECK(raw.close_frame()->first == 1009);
   }
 }
@@ -522,33 +435,17 @@ TEST_CASE("ws: clients that never complete the upgrade are dropped (handshake ti
   options.handshake_timeout = std::chrono::milliseconds(150);
   Transports transports(io, options, quiet_logger());
   RecordingServer server(transports, "ws://127.0.0.1:0/sync");
-  asio::ip::tcp::socket silent(io);
-  silent.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-  silent.send(asio::buffer(std::string("GET /sync HTTP/1.1\r\n")));  // and nothing more
-  std::array<char, 256> buffer{};
-  std::optional<std::error_code> ended;
-  std::function<void()> read = [&] {
-    silent.async_read_some(asio::buffer(buffer), [&](const std::error_code& ec, std::size_t) {
-      if (ec) {
-        ended = ec;
-      } else {
-        read();
-      }
-    });
-  };
-  read();
-  REQUIRE(run_until(io, [&] { return ended.has_value(); }));
-  CHECK(*ended == asio::error::eof);
+  RawSocket silent(io, server.url());
+  silent.write(std::string("GET /sync HTTP/1.1\r\n"));  // and nothing more
+  REQUIRE(run_until(io, [&] { return silent.ended(); }));
+  CHECK(silent.end_reason() == asio::error::eof);
 
   // A request announcing a body is refused at once rather than buffered.
-  RawClient bulky(io);
-  bulky.socket.connect({asio::ip::make_address("127.0.0.1"), server.port()});
-  bulky.write("GET /sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n");
-  REQUIRE(run_until(io, [&] {
-    bulky.pump();
-    return contains(bulky.received, "\r\n\r\n");
-  }));
-  CHECK(bulky.received.rfind("HTTP/1.1 413", 0) == 0);
+  RawSocket bulky(io, server.url());
+  bulky.write(
+      std::string("GET /sync HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n"));
+  REQUIRE(run_until(io, [&] { return contains(bulky.received(), "\r\n\r\n"); }));
+  CHECK(bulky.received().rfind("HTTP/1.1 413", 0) == 0);
   CHECK(server.connections.empty());
 }
 

@@ -6,6 +6,7 @@
 
 #include "envelope.h"
 #include "net_helpers.h"
+#include "raw_peer.h"
 
 using namespace dagsync;
 using namespace dagsync::test;
@@ -13,16 +14,6 @@ using namespace dagsync::test;
 namespace {
 
 const std::vector<std::string> kSchemes = {"mem", "tcp", "ws"};
-
-RepoOptions options_for(const std::string& id) {
-  RepoOptions o;
-  o.peer_id = id;
-  o.logger = quiet_logger();
-  o.heartbeat_interval = std::chrono::milliseconds(0);
-  o.reconnect.initial = std::chrono::milliseconds(5);
-  o.reconnect.max = std::chrono::milliseconds(100);
-  return o;
-}
 
 // Records every change a repo applies from peers, to prove none is applied twice.
 struct Applied {
@@ -67,7 +58,7 @@ TEST_CASE("sessions: two peers sync a document and push later changes in real ti
     CAPTURE(scheme);
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
-    Repo a(io, transports, options_for("a")), b(io, transports, options_for("b"));
+    Repo a(io, transports, repo_options("a")), b(io, transports, repo_options("b"));
     Applied applied_b(b);
     commit_text(a, "doc", 5, "a");
     commit_text(b, "doc", 3, "b");
@@ -93,7 +84,7 @@ TEST_CASE("sessions: five peers in a star, the server relaying between clients")
     CAPTURE(scheme);
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
-    RepoOptions server_options = options_for("server");
+    RepoOptions server_options = repo_options("server");
     server_options.announce_documents = false;  // serve what clients bring or ask for
     Repo server(io, transports, server_options);
     std::string url = server.listen(listen_url(scheme, "star-" + scheme));
@@ -101,7 +92,7 @@ TEST_CASE("sessions: five peers in a star, the server relaying between clients")
     std::vector<std::unique_ptr<Applied>> applied;
     for (int i = 0; i < 4; ++i) {
       clients.push_back(
-          std::make_unique<Repo>(io, transports, options_for("client" + std::to_string(i))));
+          std::make_unique<Repo>(io, transports, repo_options("client" + std::to_string(i))));
       applied.push_back(std::make_unique<Applied>(*clients.back()));
       commit_text(*clients.back(), "shared", 3, "c" + std::to_string(i));
       commit_text(*clients.back(), "own" + std::to_string(i), 2, "private");
@@ -131,7 +122,8 @@ TEST_CASE("sessions: five peers in a mesh with concurrent edits on several docum
     std::vector<std::string> urls;
     std::vector<std::unique_ptr<Applied>> applied;
     for (int i = 0; i < 5; ++i) {
-      peers.push_back(std::make_unique<Repo>(io, transports, options_for("p" + std::to_string(i))));
+      peers.push_back(
+          std::make_unique<Repo>(io, transports, repo_options("p" + std::to_string(i))));
       applied.push_back(std::make_unique<Applied>(*peers.back()));
       urls.push_back(
           peers.back()->listen(listen_url(scheme, "mesh-" + scheme + std::to_string(i))));
@@ -160,11 +152,11 @@ TEST_CASE(
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
     auto server_storage = std::make_shared<MemoryStorage>();
-    RepoOptions server_options = options_for("server");
+    RepoOptions server_options = repo_options("server");
     server_options.storage = server_storage;
     auto server = std::make_unique<Repo>(io, transports, server_options);
     std::string url = server->listen(listen_url(scheme, "cut-" + scheme));
-    Repo client(io, transports, options_for("client"));
+    Repo client(io, transports, repo_options("client"));
     Applied applied(client);
     commit_text(*server, "doc", 400, "server");
     commit_text(client, "doc", 300, "client");
@@ -203,7 +195,7 @@ TEST_CASE("sessions: in-memory fault injection over many seeds converges") {
     faults.max_delay = std::chrono::milliseconds(2);
     transports.memory().set_faults(faults);
     auto opts = [](const std::string& id) {
-      RepoOptions o = options_for(id);
+      RepoOptions o = repo_options(id);
       o.heartbeat_interval = std::chrono::milliseconds(10);
       return o;
     };
@@ -231,57 +223,18 @@ TEST_CASE("sessions: in-memory fault injection over many seeds converges") {
   }
 }
 
-namespace {
-// A raw client speaking envelopes by hand, to play a misbehaving peer.
-struct RawPeer {
-  std::shared_ptr<Connection> connection;
-  std::vector<Envelope> got;
-  std::optional<CloseReason> closed;
-  std::uint64_t seq = 0;
-
-  RawPeer(Transports& transports, asio::io_context& io, const std::string& url) {
-    std::string error;
-    transports.connect(url, [&](std::shared_ptr<Connection> c, std::string e) {
-      connection = c;
-      error = e;
-    });
-    REQUIRE(run_until(io, [&] { return connection || !error.empty(); }));
-    REQUIRE(connection);
-    connection->start([this](Bytes f) { got.push_back(Envelope::decode(f, 1u << 30)); },
-                      [this](const CloseReason& r) { closed = r; });
-  }
-  void send(Envelope e) {
-    e.seq = seq++;
-    connection->send(e.encode());
-  }
-  void hello(std::uint64_t version, const std::string& id) {
-    Envelope e;
-    e.type = Envelope::Type::kHello;
-    e.protocol_version = version;
-    e.peer_id = id;
-    send(e);
-  }
-  std::string error_text() const {
-    for (const auto& e : got) {
-      if (e.type == Envelope::Type::kError) return e.error;
-    }
-    return "";
-  }
-};
-}  // namespace
-
 TEST_CASE("sessions: a hello with another protocol version is refused with a clear error") {
   for (const auto& scheme : kSchemes) {
     CAPTURE(scheme);
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
     CapturedLog log;
-    RepoOptions o = options_for("server");
+    RepoOptions o = repo_options("server");
     o.logger = log.logger;
     Repo server(io, transports, o);
     std::string url = server.listen(listen_url(scheme, "version-" + scheme));
     RawPeer raw(transports, io, url);
-    raw.hello(99, "stranger");
+    raw.hello("stranger", 99);
     REQUIRE(run_until(io, [&] { return raw.closed.has_value(); }));
     CHECK(raw.error_text().find("unsupported protocol version 99") != std::string::npos);
     CHECK(log.text().find("unsupported protocol version 99") != std::string::npos);
@@ -294,9 +247,9 @@ TEST_CASE("sessions: garbage and frames before hello close that session only") {
     CAPTURE(scheme);
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
-    Repo server(io, transports, options_for("server"));
+    Repo server(io, transports, repo_options("server"));
     std::string url = server.listen(listen_url(scheme, "garbage-" + scheme));
-    Repo good(io, transports, options_for("good"));
+    Repo good(io, transports, repo_options("good"));
     commit_text(good, "doc", 2, "good");
     good.connect(url);
     REQUIRE(run_until(io, [&] { return same_document({&server, &good}, "doc", 2); }));
@@ -309,7 +262,7 @@ TEST_CASE("sessions: garbage and frames before hello close that session only") {
     sync.doc_id = "doc";
     early.send(sync);
     RawPeer bad_sync(transports, io, url);
-    bad_sync.hello(Repo::kProtocolVersion, "liar");
+    bad_sync.hello("liar");
     Envelope junk;
     junk.type = Envelope::Type::kSync;
     junk.doc_id = "doc";
@@ -330,7 +283,7 @@ TEST_CASE("sessions: garbage and frames before hello close that session only") {
 TEST_CASE("sessions: a peer that never says hello is dropped after the hello timeout") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
-  RepoOptions o = options_for("server");
+  RepoOptions o = repo_options("server");
   o.hello_timeout = std::chrono::milliseconds(50);
   Repo server(io, transports, o);
   RawPeer silent(transports, io, server.listen("tcp://127.0.0.1:0"));
@@ -341,7 +294,7 @@ TEST_CASE("sessions: a peer that never says hello is dropped after the hello tim
 TEST_CASE("sessions: asking for a document the other side lacks gets unavailable") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
-  Repo a(io, transports, options_for("a")), b(io, transports, options_for("b"));
+  Repo a(io, transports, repo_options("a")), b(io, transports, repo_options("b"));
   commit_text(a, "exists", 2, "a");
   std::vector<PeerEvent> events;
   auto sub = b.on_peer_event([&](const PeerEvent& e) { events.push_back(e); });
@@ -354,7 +307,7 @@ TEST_CASE("sessions: asking for a document the other side lacks gets unavailable
     });
   }));
   // A document the other side has arrives on request.
-  RepoOptions quiet = options_for("c");
+  RepoOptions quiet = repo_options("c");
   quiet.announce_documents = false;
   Repo c(io, transports, quiet);
   c.connect("mem://ask");
@@ -369,8 +322,8 @@ TEST_CASE("sessions: sync states are saved on disconnect and reused: a resync se
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
     auto storage = std::make_shared<MemoryStorage>();
-    Repo a(io, transports, options_for("a"));
-    RepoOptions bo = options_for("b");
+    Repo a(io, transports, repo_options("a"));
+    RepoOptions bo = repo_options("b");
     bo.storage = storage;
     auto b = std::make_unique<Repo>(io, transports, bo);
     commit_text(a, "doc", 50, "a");
@@ -398,7 +351,7 @@ TEST_CASE("sessions: sync states are saved on disconnect and reused: a resync se
 TEST_CASE("sessions: a burst of local commits goes out as one round") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
-  Repo a(io, transports, options_for("a")), b(io, transports, options_for("b"));
+  Repo a(io, transports, repo_options("a")), b(io, transports, repo_options("b"));
   a.open("doc");
   b.connect(a.listen("mem://burst"));
   REQUIRE(run_until(io, [&] { return !a.peers().empty() && a.peers()[0].connected; }));
@@ -418,7 +371,7 @@ TEST_CASE("sessions: a custom transport adapter (docs/transports.md) carries a s
   Transports transports(io, {}, quiet_logger());
   std::uint64_t counted = 0;
   transports.add(std::make_unique<counting::Adapter>(transports, counted));
-  Repo a(io, transports, options_for("a")), b(io, transports, options_for("b"));
+  Repo a(io, transports, repo_options("a")), b(io, transports, repo_options("b"));
   commit_text(a, "doc", 10, "a");
   std::string url = a.listen("count+tcp://127.0.0.1:0");
   CHECK(url.rfind("count+tcp://127.0.0.1:", 0) == 0);
@@ -430,9 +383,9 @@ TEST_CASE("sessions: a custom transport adapter (docs/transports.md) carries a s
 TEST_CASE("sessions: a hello from an unexpected peer is refused") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
-  Repo impostor(io, transports, options_for("impostor"));
+  Repo impostor(io, transports, repo_options("impostor"));
   CapturedLog log;
-  RepoOptions o = options_for("client");
+  RepoOptions o = repo_options("client");
   o.logger = log.logger;
   Repo client(io, transports, o);
   std::vector<PeerEvent> events;
@@ -456,7 +409,7 @@ TEST_CASE(
     TransportOptions to;
     to.max_frame_bytes = 80u << 10;
     Transports transports(io, to, quiet_logger());
-    RepoOptions oa = options_for("a"), ob = options_for("b");
+    RepoOptions oa = repo_options("a"), ob = repo_options("b");
     oa.max_message_bytes = ob.max_message_bytes = 64u << 10;
     Repo a(io, transports, oa), b(io, transports, ob);
     // 2 MiB of history: at least 32 parts of at most 64 KiB.
@@ -472,22 +425,5 @@ TEST_CASE(
     REQUIRE(stats.size() == 1);
     CHECK(stats[0].changes_sent == 256);
     CHECK(stats[0].connected);  // never cut for an oversized frame
-  }
-}
-
-TEST_CASE("sessions: a sync frame built in the payload's buffer equals the encoded envelope") {
-  for (std::size_t size : {0u, 10u, 300u, 70'000u}) {
-    CAPTURE(size);
-    Envelope e;
-    e.type = Envelope::Type::kSync;
-    e.seq = 12345;
-    e.doc_id = "doc";
-    e.payload = Bytes(size, 0x5a);
-    Bytes expected = e.encode();
-    Bytes frame = e.take_frame();
-    CHECK(frame == expected);
-    CHECK(e.payload.empty());
-    Envelope back = Envelope::decode(frame, 1u << 20);
-    CHECK(back.payload == Bytes(size, 0x5a));
   }
 }

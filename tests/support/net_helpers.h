@@ -1,5 +1,6 @@
 // Helpers for tests that run an io_context: drive it until a condition holds (never a
-// fixed sleep), quiet loggers, and URLs for each transport on loopback with OS-chosen ports.
+// fixed sleep), quiet or captured loggers, a test Repo's options, and URLs for each transport
+// on loopback with OS-chosen ports.
 #pragma once
 
 #include <spdlog/sinks/null_sink.h>
@@ -10,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "dagsync/dagsync.h"
@@ -42,6 +44,11 @@ inline std::shared_ptr<spdlog::logger> quiet_logger() {
   return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
+// Whether `text` (a log, an error, a close reason) contains `part`.
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // A logger whose output the test can read.
 struct CapturedLog {
   std::ostringstream out;
@@ -50,6 +57,18 @@ struct CapturedLog {
   CapturedLog() { logger->set_level(spdlog::level::debug); }
   std::string text() const { return out.str(); }
 };
+
+// Options for a Repo under test: quiet, no heartbeats, reconnects after 5 ms backing off to
+// 100 ms.
+inline RepoOptions repo_options(const std::string& id) {
+  RepoOptions o;
+  o.peer_id = id;
+  o.logger = quiet_logger();
+  o.heartbeat_interval = std::chrono::milliseconds(0);
+  o.reconnect.initial = std::chrono::milliseconds(5);
+  o.reconnect.max = std::chrono::milliseconds(100);
+  return o;
+}
 
 // A listen URL on loopback for the scheme; mem names are made unique by `name`.
 inline std::string listen_url(const std::string& scheme, const std::string& name) {
