@@ -35,7 +35,4 @@ struct ImportStatus {
   bool has_pending() const { return !pending.empty(); }
 };
 
-// Adds `seq` to `ranges[actor]`, merging with an adjacent range.
-void add_to_ranges(ActorRanges& ranges, const ActorId& actor, std::uint64_t seq);
-
 }  // namespace dagsync
