@@ -204,13 +204,7 @@ Change Change::decode_prefix(ByteView bytes, std::size_t& used, const ChangeLimi
 Change Change::parse(ByteView bytes, std::size_t& used, const ChangeLimits& limits, bool whole) {
   // Parsing allocates nothing, so the size limit can wait until the end is known.
   MsgpackReader r(bytes, "change");
-  if (r.array("fields", kChangeFields) != kChangeFields) {
-    r.fail("fields", "expected " + std::to_string(kChangeFields) + " fields");
-  }
-  std::uint64_t version = r.uint("version");
-  if (version != kChangeVersion) {
-    r.fail("version", "unsupported version " + std::to_string(version));
-  }
+  r.versioned_array(kChangeVersion, kChangeFields, kChangeFields);
   ActorId actor = r.id<ActorId>("actor");
   if (r.uint("seq") == 0) r.fail("seq", "must be at least 1");
   // Deps stay in the encoding; only their order is checked here.

@@ -9,13 +9,14 @@ namespace dagsync {
 
 namespace {
 constexpr std::uint64_t kUpdatesVersion = 1;
+constexpr std::uint32_t kUpdatesFields = 2;
 }  // namespace
 
 Bytes ChangeGraph::export_updates(const VersionVector& from) const {
   auto changes = changes_missing_from(from);
   Bytes out;
   MsgpackWriter w(out);
-  w.array(2);
+  w.array(kUpdatesFields);
   w.uint(kUpdatesVersion);
   w.array(static_cast<std::uint32_t>(changes.size()));
   for (const Change& c : changes) w.bin(c.bytes());
@@ -28,10 +29,7 @@ ImportStatus ChangeGraph::import_updates(ByteView bytes, const SyncLimits& limit
                       std::to_string(limits.max_message_bytes));
   }
   MsgpackReader r(bytes, "updates");
-  if (r.array("fields", 2) != 2) r.fail("fields", "expected 2 fields");
-  std::uint64_t version = r.uint("version");
-  if (version != kUpdatesVersion)
-    r.fail("version", "unsupported version " + std::to_string(version));
+  r.versioned_array(kUpdatesVersion, kUpdatesFields, kUpdatesFields);
   std::uint32_t n = r.array("changes", limit32(limits.max_changes));
   std::vector<Change> changes;
   changes.reserve(n);

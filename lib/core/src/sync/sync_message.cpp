@@ -128,10 +128,7 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
                       std::to_string(limits.max_message_bytes));
   }
   MsgpackReader r(bytes, "sync message");
-  std::uint32_t fields = r.array("fields", kFields);
-  std::uint64_t version = r.uint("version");
-  if (version != kVersion) r.fail("version", "unsupported version " + std::to_string(version));
-  if (fields != kFields) r.fail("fields", "expected " + std::to_string(kFields) + " fields");
+  r.versioned_array(kVersion, kFields, kFields);
   SyncMessage m;
   read_ids(r, "heads", limits.max_hashes, true, m.heads);
   read_ids(r, "need", limits.max_hashes, true, m.need);
