@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "encoding/hash_list.h"
 #include "encoding/msgpack_io.h"
 #include "encoding/utf8.h"
 
@@ -152,8 +153,7 @@ ByteView Change::payload() const {
 }
 
 Change Change::build(ChangeFields fields, const ChangeLimits& limits) {
-  std::sort(fields.deps.begin(), fields.deps.end());
-  fields.deps.erase(std::unique(fields.deps.begin(), fields.deps.end()), fields.deps.end());
+  make_sorted_unique(fields.deps);
   if (fields.seq == 0) throw DecodeError("change: seq must be at least 1");
   if (fields.deps.size() > limits.max_deps) {
     throw DecodeError("change: " + std::to_string(fields.deps.size()) + " deps exceed limit " +

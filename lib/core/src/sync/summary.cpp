@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "encoding/hash_list.h"
+
 namespace dagsync {
 
 namespace {
@@ -91,7 +93,7 @@ std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const Chang
   for (const auto& h : shared_heads) {
     if (graph.has(h)) shared.push_back(h);
   }
-  std::sort(shared.begin(), shared.end());
+  make_sorted_unique(shared);
   if (!shared.empty()) candidates.push_back(shared);
   for (const auto& c : checkpoints(graph)) candidates.push_back({c});
 

@@ -13,24 +13,15 @@
 // drops a message must end the connection.
 #include "dagsync/sync.h"
 
-#include "dagsync/summary.h"
-
 #include <algorithm>
 #include <unordered_set>
+
+#include "dagsync/summary.h"
+#include "encoding/hash_list.h"
 
 namespace dagsync {
 
 namespace {
-
-bool sorted_contains(const std::vector<ChangeHash>& v, const ChangeHash& h) {
-  return std::binary_search(v.begin(), v.end(), h);
-}
-
-std::vector<ChangeHash> sorted_unique(std::vector<ChangeHash> v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  return v;
-}
 
 Have make_have(const ChangeGraph& graph, const std::vector<ChangeHash>& shared_heads) {
   Have have;
@@ -283,10 +274,7 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
   // Decoded messages are canonical already; a message built in memory may not be.
   const SyncMessage* normalised = &input;
   SyncMessage copy;
-  auto canonical = [](const std::vector<ChangeHash>& v) {
-    return std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end();
-  };
-  if (!canonical(input.heads) || !canonical(input.need)) {
+  if (!is_sorted_unique(input.heads) || !is_sorted_unique(input.need)) {
     copy = input;
     copy.heads = sorted_unique(std::move(copy.heads));
     copy.need = sorted_unique(std::move(copy.need));

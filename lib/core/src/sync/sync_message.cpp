@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "encoding/hash_list.h"
 #include "encoding/msgpack_io.h"
 
 namespace dagsync {
@@ -18,14 +19,6 @@ namespace dagsync {
 namespace {
 constexpr std::uint64_t kWantFilter = 1;
 constexpr std::uint32_t kFields = 7;
-
-// Hash lists travel sorted and distinct; a message assembled by hand may not be.
-std::vector<ChangeHash> canonical(const std::vector<ChangeHash>& v) {
-  std::vector<ChangeHash> out = v;
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
 
 template <typename Id, typename Range>
 void write_ids(MsgpackWriter& w, const Range& ids) {
@@ -89,12 +82,13 @@ Bytes SyncMessage::encode() const {
   MsgpackWriter w(out);
   w.array(kFields);
   w.uint(kVersion);
-  write_ids<ChangeHash>(w, canonical(heads));
-  write_ids<ChangeHash>(w, canonical(need));
+  // Hash lists travel sorted and distinct; a message assembled by hand may not be.
+  write_ids<ChangeHash>(w, sorted_unique(heads));
+  write_ids<ChangeHash>(w, sorted_unique(need));
   w.array(static_cast<std::uint32_t>(have.size()));
   for (const Have& h : have) {
     w.array(2);
-    write_ids<ChangeHash>(w, canonical(h.last_sync));
+    write_ids<ChangeHash>(w, sorted_unique(h.last_sync));
     w.array(4);
     w.uint(h.bloom.entries());
     w.uint(h.bloom.bits_per_entry());
@@ -108,7 +102,7 @@ Bytes SyncMessage::encode() const {
     w.array(static_cast<std::uint32_t>(summary->levels.size()));
     for (const SummaryLevel& level : summary->levels) {
       w.array(3);
-      write_ids<ChangeHash>(w, canonical(level.hashes));
+      write_ids<ChangeHash>(w, sorted_unique(level.hashes));
       std::vector<ActorId> actors;
       for (const auto& [actor, seq] : level.actors.entries()) actors.push_back(actor);
       write_ids<ActorId>(w, actors);
