@@ -13,13 +13,11 @@
 
 #include "encoding/hash_list.h"
 #include "encoding/msgpack_io.h"
+#include "sync/wire_size.h"
 
 namespace dagsync {
 
 namespace {
-constexpr std::uint64_t kWantFilter = 1;
-constexpr std::uint32_t kFields = 7;
-
 template <typename Id, typename Range>
 void write_ids(MsgpackWriter& w, const Range& ids) {
   Bytes packed;
@@ -74,13 +72,13 @@ Summary decode_summary(MsgpackReader& r, const SyncLimits& limits) {
 Bytes SyncMessage::encode() const {
   Bytes out;
   std::size_t change_total = change_bytes();
-  // Headroom for the rest, and for the envelope header framed in front of it in place.
-  std::size_t have_bytes = 0;
-  for (const Have& h : have) have_bytes += 32 + h.last_sync.size() * 32 + h.bloom.bits().size();
-  out.reserve(256 + (heads.size() + need.size()) * 32 + have_bytes + change_total +
-              (summary ? summary->encoded_size() : 0));
+  // Room, too, for the envelope header that the session layer frames in front of the message
+  // in this same buffer (one copy less per part of a backlog); document ids are short.
+  constexpr std::size_t kFrameHeadroom = 256;
+  out.reserve(sync_message_size_without_changes(*this) + changes_field_size(change_total) +
+              kFrameHeadroom);
   MsgpackWriter w(out);
-  w.array(kFields);
+  w.array(kSyncMessageFields);
   w.uint(kVersion);
   // Hash lists travel sorted and distinct; a message assembled by hand may not be.
   write_ids<ChangeHash>(w, sorted_unique(heads));
@@ -112,7 +110,7 @@ Bytes SyncMessage::encode() const {
   } else {
     w.nil();
   }
-  w.uint(want_filter ? kWantFilter : 0);
+  w.uint(want_filter ? kWantFilterFlag : 0);
   return out;
 }
 
@@ -122,7 +120,7 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
                       std::to_string(limits.max_message_bytes));
   }
   MsgpackReader r(bytes, "sync message");
-  r.versioned_array(kVersion, kFields, kFields);
+  r.versioned_array(kVersion, kSyncMessageFields, kSyncMessageFields);
   SyncMessage m;
   read_ids(r, "heads", limits.max_hashes, true, m.heads);
   read_ids(r, "need", limits.max_hashes, true, m.need);
@@ -167,8 +165,8 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
     m.summary = decode_summary(r, limits);
   }
   std::uint64_t flags = r.uint("flags");
-  if (flags & ~kWantFilter) r.fail("flags", "unknown flag bits " + std::to_string(flags));
-  m.want_filter = (flags & kWantFilter) != 0;
+  if (flags & ~kWantFilterFlag) r.fail("flags", "unknown flag bits " + std::to_string(flags));
+  m.want_filter = (flags & kWantFilterFlag) != 0;
   r.expect_end();
   return m;
 }
