@@ -1,9 +1,12 @@
-#include "dagsync/summary.h"
+// Summaries (docs/protocol.md, "Summaries"): the size of the public value, and the internal
+// algorithms that build ours and read a peer's.
+#include "sync/summary_algorithms.h"
 
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dagsync/summary.h"
 #include "encoding/hash_list.h"
 #include "sync/wire_size.h"
 

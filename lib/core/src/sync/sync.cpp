@@ -18,6 +18,7 @@
 
 #include "dagsync/summary.h"
 #include "encoding/hash_list.h"
+#include "sync/summary_algorithms.h"
 #include "sync/wire_size.h"
 
 namespace dagsync {
