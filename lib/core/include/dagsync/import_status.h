@@ -1,6 +1,10 @@
 // ImportStatus: what adding changes to a graph did, in the shape of Loro's import status.
 // Per actor, the seq ranges [start, end) applied by this call and those of this call's
 // changes left pending on missing deps; plus the applied hashes in application order.
+//
+// A value returned by ChangeGraph::add() and import_updates() (and inside ReceiveResult).
+// Each actor's ranges are sorted, disjoint and never adjacent: touching ranges are merged.
+// It describes only the call that returned it.
 #pragma once
 
 #include <cstdint>
