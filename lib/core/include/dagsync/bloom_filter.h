@@ -1,8 +1,12 @@
 // BloomFilter over change hashes, as in Automerge's sync protocol: by default 10 bits per
 // entry and 7 probes, probe positions derived from the first 12 bytes of the hash (three
-// little-endian u32: x, y, z mod m; then x += y, y += z). No false negatives; about 1% false
-// positives at the defaults. The parameters travel with the filter, so a receiver checks
-// them against SyncLimits before trusting the bit array.
+// little-endian u32: x, y, z mod m; then x += y, y += z).
+//
+// Promises: no false negatives (contains() is true for every hash added); about 1% false
+// positives at the defaults; an empty filter (no entries) contains nothing. The bits are
+// exactly what travels, so a filter equals its decoded copy. The parameters travel with the
+// filter, so a receiver checks them against SyncLimits (from_parts) before trusting the bit
+// array. The constructor throws Error unless bits_per_entry >= 1 and probes is in 1..64.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,9 @@
 // Byte buffers: Bytes owns, ByteView borrows. Hex helpers for logs and tests.
+//
+// A ByteView is valid while the buffer it borrows lives and is not resized; as_bytes()
+// views a string's characters without copying. to_hex() writes two lowercase digits a
+// byte; from_hex() accepts either case and throws DecodeError on an odd length or a
+// character that is not a hex digit.
 #pragma once
 
 #include <cstdint>

@@ -27,10 +27,4 @@ class GraphError : public Error {
   using Error::Error;
 };
 
-// A sync message that decodes but violates the protocol.
-class ProtocolError : public Error {
- public:
-  using Error::Error;
-};
-
 }  // namespace dagsync

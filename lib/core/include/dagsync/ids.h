@@ -1,6 +1,9 @@
 // Fixed-size identifiers: ChangeHash (SHA-256 of a change's canonical bytes) and ActorId
 // (16 bytes naming the author of a sequence of changes). Both are plain values, ordered
 // bytewise (so sorted hashes compare like Automerge's sorted hex strings) and hashable.
+// A default-constructed id is all zeros; from_bytes() and from_hex() accept exactly N bytes
+// and throw DecodeError on anything else. OpenSSL failures in sha256() and
+// random_actor_id() throw Error.
 #pragma once
 
 #include <array>

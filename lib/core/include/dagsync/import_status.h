@@ -1,6 +1,10 @@
 // ImportStatus: what adding changes to a graph did, in the shape of Loro's import status.
 // Per actor, the seq ranges [start, end) applied by this call and those of this call's
 // changes left pending on missing deps; plus the applied hashes in application order.
+//
+// A value returned by ChangeGraph::add() and import_updates() (and inside ReceiveResult).
+// Each actor's ranges are sorted, disjoint and never adjacent: touching ranges are merged.
+// It describes only the call that returned it.
 #pragma once
 
 #include <cstdint>
@@ -34,8 +38,5 @@ struct ImportStatus {
 
   bool has_pending() const { return !pending.empty(); }
 };
-
-// Adds `seq` to `ranges[actor]`, merging with an adjacent range.
-void add_to_ranges(ActorRanges& ranges, const ActorId& actor, std::uint64_t seq);
 
 }  // namespace dagsync

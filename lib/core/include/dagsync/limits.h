@@ -1,6 +1,9 @@
 // Every bound the library enforces on untrusted input, with its default. Decoders and the
 // graph take these by value; exceeding one is a DecodeError or GraphError naming the limit.
 // docs/protocol.md lists them with their rationale.
+//
+// Plain aggregates, checked before anything is allocated in proportion to a peer's claim. A
+// count limit above 2^32 - 1 acts as 2^32 - 1 (msgpack lengths are 32-bit).
 #pragma once
 
 #include <cstddef>
@@ -27,8 +30,8 @@ struct SyncLimits {
   std::uint32_t max_bloom_entries = 10'000'000;
   std::uint32_t max_bloom_bits_per_entry = 64;
   std::uint32_t max_bloom_probes = 32;
-  std::size_t max_summary_levels = 64;            // levels of one summary
-  std::size_t max_summary_actors = 1'000'000;     // version-vector entries, all levels together
+  std::size_t max_summary_levels = 64;         // levels of one summary
+  std::size_t max_summary_actors = 1'000'000;  // version-vector entries, all levels together
   ChangeLimits change{};
 };
 

@@ -1,5 +1,8 @@
 // Subscription: an RAII handle for a registered callback. Destroying (or reset()) it
-// unregisters the callback; it may outlive the object it subscribed to.
+// unregisters the callback, at most once; it may outlive the object it subscribed to.
+// Move-only: exactly one handle owns a registration, and a default-constructed or
+// moved-from handle owns none (active() is false). Not synchronised: reset it on the thread
+// that uses the object it subscribed to.
 #pragma once
 
 #include <functional>

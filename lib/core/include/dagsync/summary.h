@@ -8,14 +8,16 @@
 // whose hashes it holds; per-actor seqs are gapless in every graph, so for honest peers the
 // difference it computes is exact. A false claim only withholds changes from its sender, who
 // recovers them through `need` and the Bloom filter; hashes stay the final word.
+//
+// This header is the value as it travels in a SyncMessage. A Summary is a plain value:
+// copyable, comparable, and valid whatever it claims; generate_sync_message builds ours and
+// receive_sync_message stores the peer's.
 #pragma once
 
 #include <cstddef>
-#include <optional>
-#include <span>
 #include <vector>
 
-#include "dagsync/change_graph.h"
+#include "dagsync/ids.h"
 #include "dagsync/version_vector.h"
 
 namespace dagsync {
@@ -35,18 +37,5 @@ struct Summary {
   std::size_t encoded_size() const;
   bool operator==(const Summary&) const = default;
 };
-
-// Our summary, or nothing when no level fits in `budget` bytes. A whole version vector is
-// returned when it fits; otherwise checkpoint levels (the shared heads, then ancestors of our
-// deepest head 1, 2, 4, ... steps back) while the running size stays within budget.
-std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const ChangeHash> shared_heads,
-                                 std::size_t budget);
-
-// Encoded size of the root-only summary (our whole version vector).
-std::size_t full_summary_size(const ChangeGraph& graph);
-
-// The changes we hold that the summary's sender lacks, in application order, judged from the
-// first level we can use; nothing when we hold none of its levels' checkpoints.
-std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const Summary& summary);
 
 }  // namespace dagsync

@@ -5,8 +5,12 @@
 // them}; several may travel (e.g. one forwarded from another peer). summary: what the sender
 // holds, exactly, when that is smaller than a filter (summary.h). want_filter: the sender
 // could not use our summary and asks for filters instead. changes: changes for the
-// recipient, in an order it can apply. Encoded as versioned msgpack (docs/protocol.md);
-// version 1 messages (no summary) still decode;
+// recipient, in an order it can apply.
+//
+// Encoded as versioned msgpack (docs/protocol.md, "Sync message"), version kVersion (2).
+// decode() refuses every other version, version 1 included, with "unsupported version N":
+// the two encodings differ in layout, and a peer that sends version 1 must be upgraded.
+// encode() writes the hash lists sorted and distinct, whatever order they are held in.
 // decode() enforces SyncLimits and validates every change, so a decoded message is
 // well-formed (it may still be a lie; the graph's hashes decide).
 #pragma once

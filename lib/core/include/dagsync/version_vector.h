@@ -1,7 +1,11 @@
 // VersionVector: actor -> highest contiguous seq held. Because every change's history holds
 // its actor's earlier changes, a version vector names a set of changes exactly (for honest
-// actors); Loro-style "export since a version" uses it. Encodes as a msgpack array of
-// [actor, seq] pairs sorted by actor.
+// actors); Loro-style "export since a version" uses it.
+//
+// A plain value that holds only seqs of at least 1 (setting 0 removes the actor), so equal
+// vectors name equal sets. Encodes as [version=1, [[actor, seq]...]] sorted by actor;
+// decode() accepts that canonical form only, so decoding and re-encoding gives back the
+// same bytes.
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "encoding/hash_list.h"
 #include "encoding/msgpack_io.h"
 #include "encoding/utf8.h"
 
@@ -152,8 +153,7 @@ ByteView Change::payload() const {
 }
 
 Change Change::build(ChangeFields fields, const ChangeLimits& limits) {
-  std::sort(fields.deps.begin(), fields.deps.end());
-  fields.deps.erase(std::unique(fields.deps.begin(), fields.deps.end()), fields.deps.end());
+  make_sorted_unique(fields.deps);
   if (fields.seq == 0) throw DecodeError("change: seq must be at least 1");
   if (fields.deps.size() > limits.max_deps) {
     throw DecodeError("change: " + std::to_string(fields.deps.size()) + " deps exceed limit " +
@@ -204,13 +204,7 @@ Change Change::decode_prefix(ByteView bytes, std::size_t& used, const ChangeLimi
 Change Change::parse(ByteView bytes, std::size_t& used, const ChangeLimits& limits, bool whole) {
   // Parsing allocates nothing, so the size limit can wait until the end is known.
   MsgpackReader r(bytes, "change");
-  if (r.array("fields", kChangeFields) != kChangeFields) {
-    r.fail("fields", "expected " + std::to_string(kChangeFields) + " fields");
-  }
-  std::uint64_t version = r.uint("version");
-  if (version != kChangeVersion) {
-    r.fail("version", "unsupported version " + std::to_string(version));
-  }
+  r.versioned_array(kChangeVersion, kChangeFields, kChangeFields);
   ActorId actor = r.id<ActorId>("actor");
   if (r.uint("seq") == 0) r.fail("seq", "must be at least 1");
   // Deps stay in the encoding; only their order is checked here.

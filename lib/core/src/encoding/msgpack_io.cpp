@@ -63,8 +63,13 @@ void MsgpackWriter::bin(ByteView b) {
 #undef DAGSYNC_PACK
 
 void MsgpackReader::fail(std::string_view field, const std::string& problem) const {
+  fail_at(pos_, field, problem);
+}
+
+void MsgpackReader::fail_at(std::size_t at, std::string_view field,
+                            const std::string& problem) const {
   throw DecodeError(what_ + ": " + std::string(field) + ": " + problem + " (at byte " +
-                    std::to_string(pos_) + ")");
+                    std::to_string(at) + ")");
 }
 
 std::uint8_t MsgpackReader::peek(std::string_view field) const {
@@ -252,6 +257,26 @@ ByteView MsgpackReader::bin(std::string_view field, std::size_t max) {
   if (n > max)
     fail(field, "binary of " + std::to_string(n) + " bytes exceeds limit " + std::to_string(max));
   return take(field, n);
+}
+
+std::uint32_t MsgpackReader::versioned_array(std::uint64_t version, std::uint32_t min_fields,
+                                             std::uint32_t max_fields,
+                                             std::string_view version_name) {
+  std::uint32_t n = array("fields", max_fields);
+  const std::size_t count_at = pos_;
+  auto wrong_count = [&] {
+    std::string expected = std::to_string(min_fields);
+    if (min_fields != max_fields) expected += " to " + std::to_string(max_fields);
+    fail_at(count_at, "fields", "expected " + expected + " fields");
+  };
+  // An empty array has no version to read: whatever follows it is not part of this value.
+  if (n == 0) wrong_count();
+  std::uint64_t v = uint("version");
+  if (v != version) {
+    fail("version", "unsupported " + std::string(version_name) + " " + std::to_string(v));
+  }
+  if (n < min_fields) wrong_count();
+  return n;
 }
 
 void MsgpackReader::expect_end() {

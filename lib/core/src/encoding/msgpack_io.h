@@ -84,12 +84,26 @@ class MsgpackReader {
     }
   }
 
+  // Reads the outer array of a versioned format, [version, ...], and returns its element
+  // count. Every top-level format opens this way, so one function makes them fail alike:
+  // more than `max_fields` elements fails first (array() refuses it before anything is
+  // read), then the version, then fewer than `min_fields` elements. The version goes before
+  // the count because a format's version decides its layout: a message of another version is
+  // reported as that, not as a wrong number of fields. A count error names the offset of the
+  // count. The version error reads "unsupported <version_name> N" (the session envelope
+  // calls its version "envelope version").
+  std::uint32_t versioned_array(std::uint64_t version, std::uint32_t min_fields,
+                                std::uint32_t max_fields,
+                                std::string_view version_name = "version");
+
   std::size_t remaining() const { return in_.size() - pos_; }
   std::size_t position() const { return pos_; }
   void expect_end();
   [[noreturn]] void fail(std::string_view field, const std::string& problem) const;
 
  private:
+  [[noreturn]] void fail_at(std::size_t at, std::string_view field,
+                            const std::string& problem) const;
   std::uint8_t peek(std::string_view field) const;
   ByteView take(std::string_view field, std::size_t n);
   std::uint64_t read_be(std::string_view field, std::size_t n);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "graph/graph_internal.h"
+
 namespace dagsync {
 
 void add_to_ranges(ActorRanges& ranges, const ActorId& actor, std::uint64_t seq) {

@@ -1,38 +1,18 @@
-#include "dagsync/summary.h"
+// Summaries (docs/protocol.md, "Summaries"): the size of the public value, and the internal
+// algorithms that build ours and read a peer's.
+#include "sync/summary_algorithms.h"
 
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dagsync/summary.h"
+#include "encoding/hash_list.h"
+#include "sync/wire_size.h"
+
 namespace dagsync {
 
 namespace {
-
-std::size_t uint_size(std::uint64_t v) {
-  if (v < 128) return 1;
-  if (v <= 0xff) return 2;
-  if (v <= 0xffff) return 3;
-  if (v <= 0xffffffff) return 5;
-  return 9;
-}
-
-std::size_t array_header_size(std::size_t n) {
-  return n < 16 ? 1 : n <= 0xffff ? 3 : 5;
-}
-std::size_t bin_header_size(std::size_t n) {
-  return n <= 0xff ? 2 : n <= 0xffff ? 3 : 5;
-}
-
-// One actor id in the packed actors bin, and its seq.
-std::size_t entry_size(std::uint64_t seq) {
-  return ActorId::kSize + uint_size(seq);
-}
-
-// [hashes: bin, actors: bin, seqs: [uint...]] with `entry_bytes` for ids and seqs.
-std::size_t level_size(std::size_t hashes, std::size_t entries, std::size_t entry_bytes) {
-  return 1 + bin_header_size(hashes * ChangeHash::kSize) + hashes * ChangeHash::kSize +
-         bin_header_size(entries * ActorId::kSize) + array_header_size(entries) + entry_bytes;
-}
 
 // Ancestors of our deepest head, 1, 2, 4, ... steps back along the deepest deps: a peer
 // that forked from us k changes ago holds the checkpoint about log2(k) levels down.
@@ -65,8 +45,8 @@ std::size_t Summary::encoded_size() const {
   std::size_t n = array_header_size(levels.size());
   for (const SummaryLevel& l : levels) {
     std::size_t entry_bytes = 0;
-    for (const auto& [actor, seq] : l.actors.entries()) entry_bytes += entry_size(seq);
-    n += level_size(l.hashes.size(), l.actors.size(), entry_bytes);
+    for (const auto& [actor, seq] : l.actors.entries()) entry_bytes += summary_entry_size(seq);
+    n += summary_level_size(l.hashes.size(), l.actors.size(), entry_bytes);
   }
   return n;
 }
@@ -74,8 +54,8 @@ std::size_t Summary::encoded_size() const {
 std::size_t full_summary_size(const ChangeGraph& graph) {
   VersionVector vv = graph.version_vector();
   std::size_t entry_bytes = 0;
-  for (const auto& [actor, seq] : vv.entries()) entry_bytes += entry_size(seq);
-  return array_header_size(1) + level_size(0, vv.size(), entry_bytes);
+  for (const auto& [actor, seq] : vv.entries()) entry_bytes += summary_entry_size(seq);
+  return array_header_size(1) + summary_level_size(0, vv.size(), entry_bytes);
 }
 
 std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const ChangeHash> shared_heads,
@@ -91,7 +71,7 @@ std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const Chang
   for (const auto& h : shared_heads) {
     if (graph.has(h)) shared.push_back(h);
   }
-  std::sort(shared.begin(), shared.end());
+  make_sorted_unique(shared);
   if (!shared.empty()) candidates.push_back(shared);
   for (const auto& c : checkpoints(graph)) candidates.push_back({c});
 
@@ -104,9 +84,9 @@ std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const Chang
       if (emitted.count(c.actor()) || level.actors.get(c.actor())) continue;
       std::uint64_t seq = ours.get(c.actor());
       level.actors.set(c.actor(), seq);
-      entry_bytes += entry_size(seq);
+      entry_bytes += summary_entry_size(seq);
     }
-    std::size_t add = level_size(hashes.size(), level.actors.size(), entry_bytes);
+    std::size_t add = summary_level_size(hashes.size(), level.actors.size(), entry_bytes);
     if (size + add > budget) break;
     size += add;
     for (const auto& [actor, seq] : level.actors.entries()) emitted.insert(actor);

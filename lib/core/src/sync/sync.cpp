@@ -13,24 +13,17 @@
 // drops a message must end the connection.
 #include "dagsync/sync.h"
 
-#include "dagsync/summary.h"
-
 #include <algorithm>
 #include <unordered_set>
+
+#include "dagsync/summary.h"
+#include "encoding/hash_list.h"
+#include "sync/summary_algorithms.h"
+#include "sync/wire_size.h"
 
 namespace dagsync {
 
 namespace {
-
-bool sorted_contains(const std::vector<ChangeHash>& v, const ChangeHash& h) {
-  return std::binary_search(v.begin(), v.end(), h);
-}
-
-std::vector<ChangeHash> sorted_unique(std::vector<ChangeHash> v) {
-  std::sort(v.begin(), v.end());
-  v.erase(std::unique(v.begin(), v.end()), v.end());
-  return v;
-}
 
 Have make_have(const ChangeGraph& graph, const std::vector<ChangeHash>& shared_heads) {
   Have have;
@@ -126,16 +119,6 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
   return out;
 }
 
-// Encoded size of a Have with `last_sync` hashes over `entries` changes, near enough to
-// choose between it and a summary without building the filter.
-std::size_t have_size(std::size_t last_sync, std::size_t entries) {
-  return 16 + last_sync * ChangeHash::kSize +
-         static_cast<std::size_t>(BloomFilter::byte_length(entries, 10));
-}
-std::size_t have_size(const Have& have) {
-  return 16 + have.last_sync.size() * ChangeHash::kSize + have.bloom.bits().size();
-}
-
 // What we tell the peer about our history: a Bloom filter since the shared heads, or an
 // exact summary when that is smaller. A summary that may not reach far enough back (it
 // lacks the root level) is sent only when the filter would be large, since the peer may
@@ -149,14 +132,17 @@ void describe_history(const ChangeGraph& graph, const SyncState& state, bool sum
     constexpr std::size_t kPartialShare = 8;
     std::size_t held = 0;
     for (const auto& h : state.shared_heads) held += graph.has(h) ? 1 : 0;
-    std::size_t filter = have_size(held, graph.count_since(state.shared_heads));
+    // What each description adds to the message: the filter its `have` entry and a nil
+    // summary field; the root-only summary that field, filled.
+    std::size_t filter = default_have_size(held, graph.count_since(state.shared_heads)) + 1;
     std::size_t full = full_summary_size(graph);
     std::optional<Summary> summary;
-    if (full <= kPartialAbove && full < filter) {
+    // On a tie the summary goes: it is exact, a filter has false positives.
+    if (full <= kPartialAbove && full <= filter) {
       summary = summarize(graph, state.shared_heads, full);
     } else if (std::min(full, filter) > kPartialAbove && !state.their_want_filter) {
       summary = summarize(graph, state.shared_heads, std::min(full, filter) / kPartialShare);
-    } else if (full < filter) {
+    } else if (full <= filter) {
       summary = summarize(graph, state.shared_heads, full);
     }
     if (summary) {
@@ -250,30 +236,29 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   if (ask_filter) state.want_filter_sent = true;
   message.want_filter = state.want_filter_sent;
 
-  // Bounded messages: the rest of a long backlog follows in later messages.
-  std::size_t budget = options.max_message_bytes;
-  std::size_t fixed = 64 + (our_heads.size() + our_need.size()) * (2 + ChangeHash::kSize) +
-                      (message.summary ? message.summary->encoded_size() : 0);
-  for (const Have& h : message.have) fixed += have_size(h);
-  budget = budget > fixed ? budget - fixed : 0;
+  message.heads = std::move(our_heads);
+  message.need = std::move(our_need);
+
+  // Bounded messages: changes go while the whole encoded message stays within the limit, and
+  // the rest of a long backlog follows in later messages. The first change goes whatever its
+  // size: held back, it would never travel.
+  const std::size_t fixed = sync_message_size_without_changes(message);
   std::size_t used = 0, take = 0;
   for (const Change& c : to_send.changes) {
-    std::size_t size = c.bytes().size() + 5;
-    if (take > 0 && used + size > budget) break;
-    used += size;
+    std::size_t next = used + c.bytes().size();
+    if (take > 0 && fixed + changes_field_size(next) > options.max_message_bytes) break;
+    used = next;
     ++take;
   }
   to_send.changes.erase(to_send.changes.begin() + static_cast<std::ptrdiff_t>(take),
                         to_send.changes.end());
 
   for (const Change& c : to_send.changes) state.sent_hashes.insert(c.hash());
-  state.last_sent_heads = our_heads;
-  state.last_sent_need = our_need;
+  state.last_sent_heads = message.heads;
+  state.last_sent_need = message.need;
   state.have_responded = true;
   state.in_flight = true;
 
-  message.heads = std::move(our_heads);
-  message.need = std::move(our_need);
   message.changes = std::move(to_send.changes);
   return message;
 }
@@ -283,10 +268,7 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
   // Decoded messages are canonical already; a message built in memory may not be.
   const SyncMessage* normalised = &input;
   SyncMessage copy;
-  auto canonical = [](const std::vector<ChangeHash>& v) {
-    return std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end();
-  };
-  if (!canonical(input.heads) || !canonical(input.need)) {
+  if (!is_sorted_unique(input.heads) || !is_sorted_unique(input.need)) {
     copy = input;
     copy.heads = sorted_unique(std::move(copy.heads));
     copy.need = sorted_unique(std::move(copy.need));

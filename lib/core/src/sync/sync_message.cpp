@@ -11,22 +11,13 @@
 
 #include <algorithm>
 
+#include "encoding/hash_list.h"
 #include "encoding/msgpack_io.h"
+#include "sync/wire_size.h"
 
 namespace dagsync {
 
 namespace {
-constexpr std::uint64_t kWantFilter = 1;
-constexpr std::uint32_t kFields = 7;
-
-// Hash lists travel sorted and distinct; a message assembled by hand may not be.
-std::vector<ChangeHash> canonical(const std::vector<ChangeHash>& v) {
-  std::vector<ChangeHash> out = v;
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 template <typename Id, typename Range>
 void write_ids(MsgpackWriter& w, const Range& ids) {
   Bytes packed;
@@ -81,20 +72,21 @@ Summary decode_summary(MsgpackReader& r, const SyncLimits& limits) {
 Bytes SyncMessage::encode() const {
   Bytes out;
   std::size_t change_total = change_bytes();
-  // Headroom for the rest, and for the envelope header framed in front of it in place.
-  std::size_t have_bytes = 0;
-  for (const Have& h : have) have_bytes += 32 + h.last_sync.size() * 32 + h.bloom.bits().size();
-  out.reserve(256 + (heads.size() + need.size()) * 32 + have_bytes + change_total +
-              (summary ? summary->encoded_size() : 0));
+  // Room, too, for the envelope header that the session layer frames in front of the message
+  // in this same buffer (one copy less per part of a backlog); document ids are short.
+  constexpr std::size_t kFrameHeadroom = 256;
+  out.reserve(sync_message_size_without_changes(*this) + changes_field_size(change_total) +
+              kFrameHeadroom);
   MsgpackWriter w(out);
-  w.array(kFields);
+  w.array(kSyncMessageFields);
   w.uint(kVersion);
-  write_ids<ChangeHash>(w, canonical(heads));
-  write_ids<ChangeHash>(w, canonical(need));
+  // Hash lists travel sorted and distinct; a message assembled by hand may not be.
+  write_ids<ChangeHash>(w, sorted_unique(heads));
+  write_ids<ChangeHash>(w, sorted_unique(need));
   w.array(static_cast<std::uint32_t>(have.size()));
   for (const Have& h : have) {
     w.array(2);
-    write_ids<ChangeHash>(w, canonical(h.last_sync));
+    write_ids<ChangeHash>(w, sorted_unique(h.last_sync));
     w.array(4);
     w.uint(h.bloom.entries());
     w.uint(h.bloom.bits_per_entry());
@@ -108,7 +100,7 @@ Bytes SyncMessage::encode() const {
     w.array(static_cast<std::uint32_t>(summary->levels.size()));
     for (const SummaryLevel& level : summary->levels) {
       w.array(3);
-      write_ids<ChangeHash>(w, canonical(level.hashes));
+      write_ids<ChangeHash>(w, sorted_unique(level.hashes));
       std::vector<ActorId> actors;
       for (const auto& [actor, seq] : level.actors.entries()) actors.push_back(actor);
       write_ids<ActorId>(w, actors);
@@ -118,7 +110,7 @@ Bytes SyncMessage::encode() const {
   } else {
     w.nil();
   }
-  w.uint(want_filter ? kWantFilter : 0);
+  w.uint(want_filter ? kWantFilterFlag : 0);
   return out;
 }
 
@@ -128,10 +120,7 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
                       std::to_string(limits.max_message_bytes));
   }
   MsgpackReader r(bytes, "sync message");
-  std::uint32_t fields = r.array("fields", kFields);
-  std::uint64_t version = r.uint("version");
-  if (version != kVersion) r.fail("version", "unsupported version " + std::to_string(version));
-  if (fields != kFields) r.fail("fields", "expected " + std::to_string(kFields) + " fields");
+  r.versioned_array(kVersion, kSyncMessageFields, kSyncMessageFields);
   SyncMessage m;
   read_ids(r, "heads", limits.max_hashes, true, m.heads);
   read_ids(r, "need", limits.max_hashes, true, m.need);
@@ -176,8 +165,8 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
     m.summary = decode_summary(r, limits);
   }
   std::uint64_t flags = r.uint("flags");
-  if (flags & ~kWantFilter) r.fail("flags", "unknown flag bits " + std::to_string(flags));
-  m.want_filter = (flags & kWantFilter) != 0;
+  if (flags & ~kWantFilterFlag) r.fail("flags", "unknown flag bits " + std::to_string(flags));
+  m.want_filter = (flags & kWantFilterFlag) != 0;
   r.expect_end();
   return m;
 }

@@ -5,10 +5,14 @@
 
 namespace dagsync {
 
+namespace {
+constexpr std::uint32_t kFields = 2;
+}  // namespace
+
 Bytes SyncState::encode() const {
   Bytes out;
   MsgpackWriter w(out);
-  w.array(2);
+  w.array(kFields);
   w.uint(kVersion);
   w.id_array(shared_heads);
   return out;
@@ -16,9 +20,7 @@ Bytes SyncState::encode() const {
 
 SyncState SyncState::decode(ByteView bytes, std::size_t max_heads) {
   MsgpackReader r(bytes, "sync state");
-  if (r.array("fields", 2) != 2) r.fail("fields", "expected 2 fields");
-  std::uint64_t version = r.uint("version");
-  if (version != kVersion) r.fail("version", "unsupported version " + std::to_string(version));
+  r.versioned_array(kVersion, kFields, kFields);
   SyncState s;
   r.sorted_ids<ChangeHash>("shared_heads", limit32(max_heads), s.shared_heads);
   r.expect_end();

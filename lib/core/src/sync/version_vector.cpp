@@ -7,7 +7,8 @@ namespace dagsync {
 
 namespace {
 constexpr std::uint64_t kVersionVectorVersion = 1;
-}
+constexpr std::uint32_t kVersionVectorFields = 2;
+}  // namespace
 
 std::uint64_t VersionVector::get(const ActorId& actor) const {
   auto it = entries_.find(actor);
@@ -32,7 +33,7 @@ bool VersionVector::includes(const VersionVector& other) const {
 Bytes VersionVector::encode() const {
   Bytes out;
   MsgpackWriter w(out);
-  w.array(2);
+  w.array(kVersionVectorFields);
   w.uint(kVersionVectorVersion);
   w.array(static_cast<std::uint32_t>(entries_.size()));
   for (const auto& [actor, seq] : entries_) {
@@ -45,11 +46,7 @@ Bytes VersionVector::encode() const {
 
 VersionVector VersionVector::decode(ByteView bytes, std::size_t max_entries) {
   MsgpackReader r(bytes, "version vector");
-  if (r.array("fields", 2) != 2) r.fail("fields", "expected 2 fields");
-  std::uint64_t version = r.uint("version");
-  if (version != kVersionVectorVersion) {
-    r.fail("version", "unsupported version " + std::to_string(version));
-  }
+  r.versioned_array(kVersionVectorVersion, kVersionVectorFields, kVersionVectorFields);
   std::uint32_t n = r.array("entries", limit32(max_entries));
   VersionVector vv;
   const ActorId* previous = nullptr;

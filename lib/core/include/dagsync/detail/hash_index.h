@@ -1,5 +1,8 @@
-// HashIndex: ChangeGraph's map from a change hash to its node number. Public only because
-// ChangeGraph holds one by value; not meant for other uses.
+// HashIndex: ChangeGraph's map from a change hash to its node number.
+//
+// Implementation detail, not API: it sits in a public header (dagsync/detail/) only because
+// ChangeGraph holds one by value, and it may change or disappear in any release. Use
+// ChangeGraph::has() and get() instead.
 //
 // Open addressing with linear probing. A slot holds a node number and a 32-bit fingerprint of
 // that node's hash (8 bytes; the table is kept at most 3/4 full), not the hash itself: the
