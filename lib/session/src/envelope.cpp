@@ -89,11 +89,7 @@ std::string read_id(MsgpackReader& r, std::string_view field) {
 
 Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
   MsgpackReader r(bytes, "envelope");
-  std::uint32_t n = r.array("fields", 6);
-  if (n < 3) r.fail("fields", "expected at least version, type and seq");
-  std::uint64_t version = r.uint("version");
-  if (version != kVersion)
-    r.fail("version", "unsupported envelope version " + std::to_string(version));
+  std::uint32_t n = r.versioned_array(kVersion, 3, 6, "envelope version");
   Envelope e;
   std::uint64_t type = r.uint("type");
   e.seq = r.uint("seq");

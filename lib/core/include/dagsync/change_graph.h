@@ -28,6 +28,7 @@
 #include "dagsync/detail/hash_index.h"
 #include "dagsync/import_status.h"
 #include "dagsync/limits.h"
+#include "dagsync/listener_set.h"
 #include "dagsync/subscription.h"
 #include "dagsync/version_vector.h"
 
@@ -136,8 +137,7 @@ class ChangeGraph {
   std::unordered_map<ChangeHash, std::vector<ChangeHash>, IdHasher> waiters_;
   std::size_t pending_bytes_ = 0;
 
-  struct Listeners;
-  std::shared_ptr<Listeners> listeners_;
+  ListenerSet<Change> listeners_;
 };
 
 }  // namespace dagsync

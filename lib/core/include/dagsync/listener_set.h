@@ -30,6 +30,7 @@ class ListenerSet {
   ListenerSet& operator=(const ListenerSet&) = delete;
 
   Subscription add(Callback callback) {
+    if (!state_) state_ = std::make_shared<State>();  // a moved-from set works again
     std::uint64_t id = state_->next_id++;
     state_->by_id.emplace(id, std::move(callback));
     std::weak_ptr<State> weak = state_;
@@ -39,7 +40,7 @@ class ListenerSet {
   }
 
   void notify(const Args&... args) const {
-    if (state_->by_id.empty()) return;
+    if (!state_ || state_->by_id.empty()) return;
     // Copied first: a callback may unsubscribe itself or another while being called.
     std::vector<Callback> current;
     current.reserve(state_->by_id.size());
@@ -47,7 +48,7 @@ class ListenerSet {
     for (const auto& fn : current) fn(args...);
   }
 
-  bool empty() const { return state_->by_id.empty(); }
+  bool empty() const { return !state_ || state_->by_id.empty(); }
 
  private:
   struct State {

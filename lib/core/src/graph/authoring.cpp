@@ -18,20 +18,12 @@ Change ChangeGraph::commit(Bytes payload, std::optional<std::string> message,
   fields.payload = std::move(payload);
   Change change = Change::build(std::move(fields));
   add(change);
-  // Copy first: a listener may unsubscribe (itself or another) while being called.
-  std::vector<LocalListener> listeners;
-  for (const auto& [id, fn] : listeners_->by_id) listeners.push_back(fn);
-  for (const auto& fn : listeners) fn(change);
+  listeners_.notify(change);
   return change;
 }
 
 Subscription ChangeGraph::subscribe_local(LocalListener listener) {
-  std::uint64_t id = listeners_->next_id++;
-  listeners_->by_id.emplace(id, std::move(listener));
-  std::weak_ptr<Listeners> weak = listeners_;
-  return Subscription([weak, id] {
-    if (auto l = weak.lock()) l->by_id.erase(id);
-  });
+  return listeners_.add(std::move(listener));
 }
 
 }  // namespace dagsync

@@ -12,10 +12,7 @@
 namespace dagsync {
 
 ChangeGraph::ChangeGraph(ActorId local_actor, GraphLimits limits)
-    : local_actor_(local_actor),
-      limits_(limits),
-      dep_begin_{0},
-      listeners_(std::make_shared<Listeners>()) {}
+    : local_actor_(local_actor), limits_(limits), dep_begin_{0} {}
 
 ChangeGraph::ChangeGraph(const ChangeGraph& other)
     : local_actor_(other.local_actor_),
@@ -29,13 +26,12 @@ ChangeGraph::ChangeGraph(const ChangeGraph& other)
       heads_(other.heads_),
       pending_(other.pending_),
       waiters_(other.waiters_),
-      pending_bytes_(other.pending_bytes_),
-      listeners_(std::make_shared<Listeners>()) {}
+      pending_bytes_(other.pending_bytes_) {}
 
 ChangeGraph& ChangeGraph::operator=(const ChangeGraph& other) {
   if (this != &other) {
     ChangeGraph copy(other);
-    copy.listeners_ = listeners_;
+    copy.listeners_ = std::move(listeners_);  // an assigned graph keeps its own listeners
     *this = std::move(copy);
   }
   return *this;
