@@ -10,13 +10,7 @@
 using namespace dagsync;
 using namespace dagsync::test;
 
-namespace {
-
-Bytes frame_of(std::size_t size, std::uint8_t fill) {
-  return Bytes(size, fill);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("transport: frames arrive whole and in order, both ways") {
   for (std::string url : {"mem://order", "tcp://127.0.0.1:0", "tcp://[::1]:0"}) {
@@ -26,17 +20,7 @@ TEST_CASE("transport: frames arrive whole and in order, both ways") {
     Endpoints e;
     auto listener = pair_up(transports, io, url, e);
     std::vector<std::size_t> sizes = {0, 1, 100, 70'000, 1u << 20};
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      CHECK(e.client->send(frame_of(sizes[i], std::uint8_t(i))));
-      CHECK(e.server->send(frame_of(sizes[i], std::uint8_t(i + 100))));
-    }
-    REQUIRE(run_until(io, [&] {
-      return e.server_got.size() == sizes.size() && e.client_got.size() == sizes.size();
-    }));
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      CHECK(e.server_got[i] == frame_of(sizes[i], std::uint8_t(i)));
-      CHECK(e.client_got[i] == frame_of(sizes[i], std::uint8_t(i + 100)));
-    }
+    exchange_frames(e, io, sizes);
     e.client->close({CloseReason::Code::kNormal, "done"});
     REQUIRE(run_until(io, [&] { return e.server_closed.has_value(); }));
     CHECK(e.server_closed->code == CloseReason::Code::kRemoteClosed);

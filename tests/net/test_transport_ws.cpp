@@ -29,12 +29,6 @@ using Code = CloseReason::Code;
 
 namespace {
 
-Bytes frame_of(std::size_t size, std::uint8_t fill) {
-  Bytes b(size);
-  for (std::size_t i = 0; i < size; ++i) b[i] = static_cast<std::uint8_t>(fill + i * 31);
-  return b;
-}
-
 std::uint16_t port_of(const std::string& url) {
   auto colon = url.rfind(':');
   return static_cast<std::uint16_t>(std::stoi(url.substr(colon + 1)));
@@ -81,17 +75,7 @@ TEST_CASE("ws: frames arrive whole and in order, both ways (IPv4 and IPv6)") {
     CHECK(e.client->description().rfind("ws ", 0) == 0);
     CHECK(e.server->description().rfind("ws ", 0) == 0);
     std::vector<std::size_t> sizes = {0, 1, 125, 126, 65'535, 70'000, 1u << 20};
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      CHECK(e.client->send(frame_of(sizes[i], std::uint8_t(i))));
-      CHECK(e.server->send(frame_of(sizes[i], std::uint8_t(i + 100))));
-    }
-    REQUIRE(run_until(io, [&] {
-      return e.server_got.size() == sizes.size() && e.client_got.size() == sizes.size();
-    }));
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      CHECK(e.server_got[i] == frame_of(sizes[i], std::uint8_t(i)));
-      CHECK(e.client_got[i] == frame_of(sizes[i], std::uint8_t(i + 100)));
-    }
+    exchange_frames(e, io, sizes);
     REQUIRE(run_until(
         io, [&] { return e.client->queued_bytes() == 0 && e.server->queued_bytes() == 0; }));
 

@@ -114,4 +114,29 @@ inline std::unique_ptr<Listener> pair_up(Transports& transports, asio::io_contex
   return pair_up(transports, transports, io, url, e);
 }
 
+// A frame of `size` bytes whose content depends on `fill` and the position, so that a frame
+// cut, shifted or mixed with another does not compare equal.
+inline Bytes frame_of(std::size_t size, std::uint8_t fill) {
+  Bytes b(size);
+  for (std::size_t i = 0; i < size; ++i) b[i] = static_cast<std::uint8_t>(fill + i * 31);
+  return b;
+}
+
+// Sends one frame of each size both ways at once and checks each side got them whole and in
+// order.
+inline void exchange_frames(Endpoints& e, asio::io_context& io,
+                            const std::vector<std::size_t>& sizes) {
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CHECK(e.client->send(frame_of(sizes[i], std::uint8_t(i))));
+    CHECK(e.server->send(frame_of(sizes[i], std::uint8_t(i + 100))));
+  }
+  REQUIRE(run_until(io, [&] {
+    return e.server_got.size() == sizes.size() && e.client_got.size() == sizes.size();
+  }));
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CHECK(e.server_got[i] == frame_of(sizes[i], std::uint8_t(i)));
+    CHECK(e.client_got[i] == frame_of(sizes[i], std::uint8_t(i + 100)));
+  }
+}
+
 }  // namespace dagsync::test

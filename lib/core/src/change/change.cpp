@@ -71,10 +71,7 @@ Span array_header(const std::uint8_t* p) {
 
 void check_size(std::size_t size, const ChangeLimits& limits) {
   // The body records its size in 32 bits; msgpack itself cannot frame more.
-  if (size > limits.max_change_bytes || size > UINT32_MAX) {
-    throw DecodeError("change: " + std::to_string(size) + " bytes exceed limit " +
-                      std::to_string(std::min<std::size_t>(limits.max_change_bytes, UINT32_MAX)));
-  }
+  check_input_size("change", size, std::min<std::size_t>(limits.max_change_bytes, UINT32_MAX));
 }
 }  // namespace
 

@@ -23,6 +23,14 @@ inline std::uint32_t limit32(std::size_t v) {
   return v > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(v);
 }
 
+// Refuses input over `limit` bytes before anything is read: "<what>: N bytes exceed limit L".
+inline void check_input_size(std::string_view what, std::size_t size, std::size_t limit) {
+  if (size > limit) {
+    throw DecodeError(std::string(what) + ": " + std::to_string(size) + " bytes exceed limit " +
+                      std::to_string(limit));
+  }
+}
+
 class MsgpackWriter {
  public:
   explicit MsgpackWriter(Bytes& out) : out_(out) {}

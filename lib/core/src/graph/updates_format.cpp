@@ -24,10 +24,7 @@ Bytes ChangeGraph::export_updates(const VersionVector& from) const {
 }
 
 ImportStatus ChangeGraph::import_updates(ByteView bytes, const SyncLimits& limits) {
-  if (bytes.size() > limits.max_message_bytes) {
-    throw DecodeError("updates: " + std::to_string(bytes.size()) + " bytes exceed limit " +
-                      std::to_string(limits.max_message_bytes));
-  }
+  check_input_size("updates", bytes.size(), limits.max_message_bytes);
   MsgpackReader r(bytes, "updates");
   r.versioned_array(kUpdatesVersion, kUpdatesFields, kUpdatesFields);
   std::uint32_t n = r.array("changes", limit32(limits.max_changes));

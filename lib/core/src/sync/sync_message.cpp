@@ -115,10 +115,7 @@ Bytes SyncMessage::encode() const {
 }
 
 SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
-  if (bytes.size() > limits.max_message_bytes) {
-    throw DecodeError("sync message: " + std::to_string(bytes.size()) + " bytes exceed limit " +
-                      std::to_string(limits.max_message_bytes));
-  }
+  check_input_size("sync message", bytes.size(), limits.max_message_bytes);
   MsgpackReader r(bytes, "sync message");
   r.versioned_array(kVersion, kSyncMessageFields, kSyncMessageFields);
   SyncMessage m;
