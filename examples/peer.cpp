@@ -86,7 +86,8 @@ RepoOptions repo_options(const Common& c, bool serve) {
   o.peer_id = c.peer_id.empty() ? default_peer_id(c.store) : c.peer_id;
   o.storage = std::make_shared<SqliteStorage>(c.store);
   o.logger = make_logger(c.verbose);
-  o.announce_documents = !serve;  // a server relays what clients bring or ask for
+  // The default share policy: a client offers its documents to the server it dials; the
+  // server pushes nothing unasked and relays what clients bring or ask for.
   return o;
 }
 

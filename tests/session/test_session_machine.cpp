@@ -41,7 +41,7 @@ struct MapHost : SessionHost {
 SessionPolicy policy(const std::string& self, bool announce = true, bool create = true) {
   SessionPolicy p;
   p.local_peer_id = self;
-  p.announce_documents = announce;
+  if (announce) p.share = [](const std::string&, const std::string&) { return true; };
   p.accept_unknown_documents = create;
   return p;
 }

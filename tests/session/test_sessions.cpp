@@ -85,7 +85,7 @@ TEST_CASE("sessions: five peers in a star, the server relaying between clients")
     asio::io_context io;
     Transports transports(io, {}, quiet_logger());
     RepoOptions server_options = repo_options("server");
-    server_options.announce_documents = false;  // serve what clients bring or ask for
+    server_options.share_policy = share_nothing();  // serve what clients bring or ask for
     Repo server(io, transports, server_options);
     std::string url = server.listen(listen_url(scheme, "star-" + scheme));
     std::vector<std::unique_ptr<Repo>> clients;
@@ -308,7 +308,7 @@ TEST_CASE("sessions: asking for a document the other side lacks gets unavailable
   }));
   // A document the other side has arrives on request.
   RepoOptions quiet = repo_options("c");
-  quiet.announce_documents = false;
+  quiet.share_policy = share_nothing();
   Repo c(io, transports, quiet);
   c.connect("mem://ask");
   REQUIRE(run_until(io, [&] { return !c.peers().empty() && c.peers()[0].connected; }));

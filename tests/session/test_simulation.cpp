@@ -273,6 +273,7 @@ class Simulation {
     o.hello_timeout = std::chrono::milliseconds(0);
     o.heartbeat_interval = std::chrono::milliseconds(0);
     o.push_delay = std::chrono::milliseconds(0);
+    o.share_policy = share_everything();  // a mesh of equals: every peer relays everything
     p.repo = std::make_unique<Repo>(io_, transports_, o);
     p.repo->listen(p.url);
     p.own.clear(), p.applied.clear(), p.actors.clear(), p.seqs.clear();
@@ -586,7 +587,9 @@ class Simulation {
         if (!first) {
           first = g;
         } else if (g->heads() != first->heads()) {
-          fail(who(i) + " has other heads for " + doc + " than " + first->heads().front().hex());
+          fail(who(i) + " has other heads for " + doc + " than " +
+               (first->heads().empty() ? std::string("the first peer's (none)")
+                                       : first->heads().front().hex()));
         }
       }
       heads_text += "\n";
@@ -738,8 +741,8 @@ TEST_CASE("simulation: a seed replays exactly") {
 // core, kept as regression tests.
 
 // A document a Repo first hears of from a peer (created on receipt, with
-// accept_unknown_documents) must be offered to its other connected peers when
-// announce_documents is on, as docs/sessions.md says. It once was not (the relay created it
+// accept_unknown_documents) must be offered to its other connected peers when its share
+// policy offers it, as docs/sessions.md says. It once was not (the relay created it
 // without offering it), so in a line a - b - c a document c starts after both connections
 // are up reached b and stopped there. (Simulation: seeds 13 and 14.)
 TEST_CASE("simulation: a document a relay learns from one peer reaches its other peers") {
@@ -748,6 +751,7 @@ TEST_CASE("simulation: a document a relay learns from one peer reaches its other
   auto options = [](const std::string& id) {
     RepoOptions o;
     o.peer_id = id;
+    o.share_policy = share_everything();
     o.logger = quiet_logger();
     o.hello_timeout = std::chrono::milliseconds(0);
     o.heartbeat_interval = std::chrono::milliseconds(0);

@@ -59,10 +59,13 @@ struct CapturedLog {
 };
 
 // Options for a Repo under test: quiet, no heartbeats, reconnects after 5 ms backing off to
-// 100 ms.
+// 100 ms, and a mesh of equals (every document offered to every peer), which is what the
+// tests of sync mechanics assume. The tests of the default share policy
+// (test_share_policy.cpp) build their options without it.
 inline RepoOptions repo_options(const std::string& id) {
   RepoOptions o;
   o.peer_id = id;
+  o.share_policy = share_everything();
   o.logger = quiet_logger();
   o.heartbeat_interval = std::chrono::milliseconds(0);
   o.reconnect.initial = std::chrono::milliseconds(5);

@@ -62,7 +62,7 @@ PeerSession::PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
       log_(repo.lock()->log),
       host_(std::make_unique<Host>(repo)),
       machine_(
-          *host_, repo.lock()->policy_for(std::move(expected_peer_id)),
+          *host_, repo.lock()->policy_for(expected_peer_id, address, !dialled_url.empty()),
           session_config(repo.lock()->options),
           std::make_unique<EnvelopeDialect>(repo.lock()->options.sync_limits.max_message_bytes)),
       connection_(std::move(connection)),

@@ -34,6 +34,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   const PeerStats& stats() const { return machine_.stats(); }
   bool has_our_changes(const std::string& doc_id) const { return machine_.has_our_changes(doc_id); }
   bool in_sync(const std::string& doc_id) const { return machine_.in_sync(doc_id); }
+  // Whether the share policy offers the document to this peer unasked.
+  bool offers(const std::string& doc_id) const { return machine_.offers(doc_id); }
 
  private:
   class Host;

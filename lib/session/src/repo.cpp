@@ -127,12 +127,29 @@ void RepoImpl::storage_failed(const std::string& peer_id, const std::string& add
   emit({PeerEvent::Kind::kStorageFailed, peer_id, address, problem});
 }
 
-SessionPolicy RepoImpl::policy_for(std::string expected_peer_id) const {
+SharePolicy share_everything() {
+  return [](const SharePeer&, const std::string&) { return true; };
+}
+
+SharePolicy share_nothing() {
+  return [](const SharePeer&, const std::string&) { return false; };
+}
+
+SharePolicy share_with_dialled_peers() {
+  return [](const SharePeer& peer, const std::string&) { return peer.dialled; };
+}
+
+SessionPolicy RepoImpl::policy_for(std::string expected_peer_id, std::string address,
+                                   bool dialled) const {
   SessionPolicy policy;
   policy.local_peer_id = options.peer_id;
   policy.expected_peer_id = std::move(expected_peer_id);
-  policy.announce_documents = options.announce_documents;
   policy.accept_unknown_documents = options.accept_unknown_documents;
+  SharePolicy share = options.share_policy ? options.share_policy : share_with_dialled_peers();
+  policy.share = [share = std::move(share), address = std::move(address), dialled](
+                     const std::string& peer_id, const std::string& doc_id) {
+    return share(SharePeer{peer_id, address, dialled}, doc_id);
+  };
   return policy;
 }
 
@@ -156,9 +173,7 @@ void RepoImpl::schedule_push(const std::string& doc_id) {
 void RepoImpl::announce(const std::string& doc_id) {
   auto current = sessions;
   for (const auto& session : current) {
-    if (session->ready() && policy_for("").offers(session->peer_id(), doc_id)) {
-      session->offer(doc_id);
-    }
+    if (session->ready() && session->offers(doc_id)) session->offer(doc_id);
   }
 }
 

@@ -59,7 +59,8 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   void announce(const std::string& doc_id);
   void shutdown();
   void emit(const PeerEvent& event) { peer_listeners.notify(event); }
-  SessionPolicy policy_for(std::string expected_peer_id) const;
+  // The policy of one session: `dialled` when this repo dialled it.
+  SessionPolicy policy_for(std::string expected_peer_id, std::string address, bool dialled) const;
 
   asio::io_context& io;
   Transports& transports;

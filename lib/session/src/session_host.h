@@ -25,7 +25,7 @@ class SessionHost {
   // first message for it is refused, so a refusal leaves nothing behind.
   virtual ChangeGraph& create_document(const std::string& doc_id) = 0;
   virtual void discard_document(const std::string& doc_id) = 0;
-  // Every document a session may offer when announcing (announce_documents).
+  // Every document held, for the offers made on connect (the policy picks among them).
   virtual std::vector<std::string> document_ids() const = 0;
   virtual std::optional<Bytes> load_sync_state(const std::string& doc_id,
                                                const std::string& peer_id) = 0;

@@ -112,6 +112,9 @@ class SessionMachine {
   PeerStats& stats() { return stats_; }
   bool has_our_changes(const std::string& doc_id) const;
   bool in_sync(const std::string& doc_id) const;
+  bool offers(const std::string& doc_id) const {
+    return hello_received_ && policy_.offers(stats_.peer_id, doc_id);
+  }
 
  private:
   struct DocState {

@@ -2,12 +2,13 @@
 // place. The SessionMachine asks it at each point where a peer could learn of, receive or
 // create a document; nothing else in the session layer makes these decisions.
 //
-// Today's policy is the RepoOptions switches (announce_documents, accept_unknown_documents)
-// and the expected peer id of a dialled connection. Authentication and per-document access
+// Today's policy is the RepoOptions settings (share_policy, accept_unknown_documents) and
+// the expected peer id of a dialled connection. Authentication and per-document access
 // control (docs/architecture.md, "Adding access control") replace this class's methods,
 // not the machine.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -16,7 +17,8 @@ namespace dagsync {
 struct SessionPolicy {
   std::string local_peer_id;
   std::string expected_peer_id;  // empty: any peer
-  bool announce_documents = true;
+  // Whether a document is offered to the peer unasked; empty: never.
+  std::function<bool(const std::string& peer_id, const std::string& doc_id)> share;
   bool accept_unknown_documents = true;
 
   // Why a hello from `peer_id` is refused, or nothing when it is accepted.
@@ -28,8 +30,8 @@ struct SessionPolicy {
     return std::nullopt;
   }
   // Whether the document is offered to the peer unasked (on connect, or when it appears).
-  bool offers(const std::string& /*peer_id*/, const std::string& /*doc_id*/) const {
-    return announce_documents;
+  bool offers(const std::string& peer_id, const std::string& doc_id) const {
+    return share && share(peer_id, doc_id);
   }
   // Whether a sync message for a document we do not hold creates it.
   bool creates(const std::string& /*peer_id*/, const std::string& /*doc_id*/) const {

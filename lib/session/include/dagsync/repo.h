@@ -17,9 +17,10 @@
 //   commit() made directly on a Repo document's graph is stored after it was applied: if
 //   that store fails, the exception reaches the caller of commit() and the change is held
 //   in memory only (it is stored again with the next change that reaches storage).
-// - Peers share a document once either side sends sync messages for it: with
-//   announce_documents, every local document is offered on connect; request() asks peers for
-//   a document we lack, and a peer without it answers "unavailable".
+// - Peers share a document once either side sends sync messages for it: the share policy
+//   (RepoOptions::share_policy) says which documents are offered unasked to which peer;
+//   request() asks peers for a document we lack, and a peer without it answers
+//   "unavailable".
 // - connect() keeps the connection up: after a failure or a drop it retries with
 //   exponential backoff until disconnect() or the Repo's destruction.
 // - Destroying the Repo closes its connections and saves their sync states.
@@ -57,6 +58,29 @@ struct ReconnectPolicy {
   double factor = 2.0;
 };
 
+// Who a document would be offered to: the peer's id and address, and whether this repo
+// dialled the connection (connect()) or accepted it (listen(), accept()).
+struct SharePeer {
+  std::string peer_id;
+  std::string address;
+  bool dialled = false;
+};
+
+// Whether to offer `doc_id` to `peer` unasked: on connect (for every document held), and
+// whenever a document appears here (opened, committed to, or first heard of from another
+// peer). A peer can always request() a document or send sync messages for it; the share
+// policy only decides what is pushed unasked.
+using SharePolicy = std::function<bool(const SharePeer& peer, const std::string& doc_id)>;
+
+// Offer everything to everyone (a mesh of equals, or a server that mirrors all it holds).
+SharePolicy share_everything();
+// Offer nothing unasked.
+SharePolicy share_nothing();
+// The default: offer every document to the peers this repo dialled and nothing to the peers
+// that dialled it. A client offers its documents to its server; a server pushes nothing a
+// client did not ask for, so C clients cost it O(C), not O(C^2) (docs/sessions.md).
+SharePolicy share_with_dialled_peers();
+
 struct RepoOptions {
   std::string peer_id;               // default: random
   std::shared_ptr<Storage> storage;  // default: MemoryStorage
@@ -64,7 +88,7 @@ struct RepoOptions {
   // have the network layer's warnings in the same place (Transports' own default is the
   // same stderr logger).
   std::shared_ptr<spdlog::logger> logger;
-  bool announce_documents = true;        // offer every local document on connect
+  SharePolicy share_policy;              // default (empty): share_with_dialled_peers()
   bool accept_unknown_documents = true;  // store documents peers offer
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
