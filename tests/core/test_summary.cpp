@@ -277,7 +277,7 @@ TEST_CASE("bounded messages: a backlog larger than the limit streams in parts ap
 // Bloom filter, a few bytes smaller than the exact summary. On a false positive (about 1 in
 // 100 actor pairs) the other side held its change back, the exchange took a round longer,
 // and after the first quiet round one side reported has_our_changes and the other did not.
-// A summary within a small constant of the filter now goes instead: every pair runs the same
+// A summary within 16 bytes of the filter now goes instead: every pair runs the same
 // exchange, whatever its hashes.
 TEST_CASE("has_our_changes agrees at quiescence for every actor pair") {
   int rounds_seen = -1;

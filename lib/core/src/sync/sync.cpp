@@ -139,8 +139,10 @@ void describe_history(const ChangeGraph& graph, const SyncState& state, bool sum
     // The summary is exact; a filter's false positive holds a change back for a round, so
     // which exchange two peers run would depend on their hashes. The summary therefore goes
     // even when it is a little larger: a first message of one change (a one-entry filter,
-    // 12 bytes, against a one-actor summary, 24) or of two actors is always exact.
-    constexpr std::size_t kExactSlack = 32;
+    // 12 bytes, against a one-actor summary, 24) is always exact. The slack stays below what
+    // the shapes of docs/performance.md would pay (26 bytes and more), so they keep their
+    // filters.
+    constexpr std::size_t kExactSlack = 16;
     std::optional<Summary> summary;
     if (full <= kPartialAbove && full <= filter + kExactSlack) {
       summary = summarize(graph, state.shared_heads, full);
