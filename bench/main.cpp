@@ -10,6 +10,7 @@ int run_sync(int argc, char** argv);
 int run_realtime(int argc, char** argv);
 int run_backlog(int argc, char** argv);
 int run_ingest(int argc, char** argv);
+int run_history(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -17,7 +18,8 @@ constexpr const char* kUsage =
     "usage: dagsync-bench sync --scenario a|b --shape linear|branchy --N n --D d --A a --P p\n"
     "       dagsync-bench realtime --scheme tcp|ws --k peers --rounds n --P p\n"
     "       dagsync-bench backlog --MB megabytes --P p --max_message bytes\n"
-    "       dagsync-bench ingest --shape linear|branchy --N n --A a --P p --batch b --R reps\n";
+    "       dagsync-bench ingest --shape linear|branchy --N n --A a --P p --batch b --R reps\n"
+    "       dagsync-bench history --N n1,n2,... --rounds n --warmup n --R reps --P p\n";
 }
 
 int main(int argc, char** argv) {
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
     if (what == "realtime") return dagsync::bench::run_realtime(argc - 2, argv + 2);
     if (what == "backlog") return dagsync::bench::run_backlog(argc - 2, argv + 2);
     if (what == "ingest") return dagsync::bench::run_ingest(argc - 2, argv + 2);
+    if (what == "history") return dagsync::bench::run_history(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;

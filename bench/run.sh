@@ -64,6 +64,13 @@ rounds=2000
 for scheme in tcp ws; do
   for k in 1 4; do run "realtime $scheme k=$k" "$bench" realtime --scheme "$scheme" --k "$k" --rounds "$rounds"; done
 done
+# (f) history independence: a realtime round, a saved-state sync (D=1) and a first sync
+# (D=10, A=3) at N = 10^3 ... 10^6, each with its ratio to N = 10^3 and, at 10^6, its target.
+if ((quick)); then
+  run "history" "$bench" history --N 1000,10000,100000 --rounds 50 --R 3
+else
+  run "history" "$bench" history --N 1000,10000,100000,1000000 --rounds 200 --R 5
+fi
 run "ingest" "$bench" ingest --N $((quick ? 100000 : 1000000)) --P 64
 run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
 

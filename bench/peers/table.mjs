@@ -153,14 +153,31 @@ if (groups.size) {
   sections.unshift(markdown ? `_${legend}_` : legend.replace(/, wall/, ",\nwall"));
 }
 
-if (figures.length) {
+// Scenario (f), history independence: its own group, with each figure's ratio to the
+// smallest N beside the target.
+const history = figures.filter((f) => String(f.name ?? "").startsWith("(f) "));
+const others = figures.filter((f) => !history.includes(f));
+if (history.length) {
+  const histColumns = [
+    { head: "figure", cell: (f) => String(f.name ?? "?"), left: true },
+    { head: "value", cell: (f) => figureValue(f.value) },
+    { head: "unit", cell: (f) => String(f.unit ?? ""), left: true },
+    { head: "x smallest N", cell: (f) => (f.ratio_to_smallest == null ? "" : Number(f.ratio_to_smallest).toFixed(2)) },
+    { head: "wire B", cell: (f) => (f.wire_bytes == null ? "" : String(f.wire_bytes)) },
+    { head: "target", cell: (f) => [verdict(f), f.target ?? ""].filter(Boolean).join(" "), left: true },
+  ];
+  const title = "(f) history independence (sans-I/O)";
+  sections.push(markdown ? `### ${title}\n\n${markdownTable(histColumns, history)}` : `${title}\n${plainTable(histColumns, history)}`);
+}
+
+if (others.length) {
   const figColumns = [
     { head: "figure", cell: (f) => String(f.name ?? "?"), left: true },
     { head: "value", cell: (f) => figureValue(f.value) },
     { head: "unit", cell: (f) => String(f.unit ?? ""), left: true },
     { head: "target", cell: (f) => [verdict(f), f.target ?? ""].filter(Boolean).join(" "), left: true },
   ];
-  sections.push(markdown ? `### Other figures\n\n${markdownTable(figColumns, figures)}` : `Other figures\n${plainTable(figColumns, figures)}`);
+  sections.push(markdown ? `### Other figures\n\n${markdownTable(figColumns, others)}` : `Other figures\n${plainTable(figColumns, others)}`);
 }
 
 if (!sections.length) {

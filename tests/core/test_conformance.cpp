@@ -786,3 +786,88 @@ TEST_CASE(
   CHECK(writer.size() == 2 + 3 + 4);
   CHECK(has_our_changes(reader, sr));
 }
+
+// ---- Defects ----
+
+namespace {
+
+// Receives on each side with its own options, both sides generating every round, until both
+// are quiet or `rounds` pass. Returns the rounds taken (rounds + 1 when it did not end).
+int run_with_modes(ChangeGraph& a, ChangeGraph& b, SyncState& sa, SyncState& sb,
+                   const std::function<ReceiveOptions(int side, int round)>& mode, int rounds,
+                   const GenerateOptions& gen = {}) {
+  for (int round = 0; round < rounds; ++round) {
+    auto x = generate_sync_message(a, sa, gen);
+    auto y = generate_sync_message(b, sb, gen);
+    if (!x && !y) return round;
+    if (x) receive_sync_message(b, sb, wire(*x), mode(1, round));
+    if (y) receive_sync_message(a, sa, wire(*y), mode(0, round));
+  }
+  return rounds + 1;
+}
+
+}  // namespace
+
+// After read-only receives ignored changes, the peer counts them as sent and never sends them
+// again on its own: the side that ignored them asks again (a message repeating its heads and
+// need) once it applies changes, and the peer, seeing the request repeated, forgets what it
+// sent. No wire change and no reconnect.
+TEST_CASE("read-only to read-write on a live connection converges") {
+  const ReceiveOptions kRead{.apply_changes = false};
+  const ReceiveOptions kWrite{};
+  SUBCASE("one side toggles once; later changes depend on the ignored ones") {
+    ChangeGraph reader(actor(1)), writer(actor(2));
+    commit_n(reader, 2, "common");
+    merge_into(writer, reader);
+    commit_n(writer, 4, "writer");
+    SyncState sr, sw;
+    auto read_only = [&](int side, int) { return side == 0 ? kRead : kWrite; };
+    REQUIRE(run_with_modes(reader, writer, sr, sw, read_only, kMaxIterations) <= kMaxIterations);
+    CHECK(reader.size() == 2);
+    commit_n(writer, 1, "after");  // depends on the four the reader ignored
+    auto writes = [&](int, int) { return kWrite; };
+    CHECK(run_with_modes(reader, writer, sr, sw, writes, kMaxIterations) <= kMaxIterations);
+    check_converged(reader, writer);
+    CHECK(has_our_changes(reader, sr));
+    CHECK(has_our_changes(writer, sw));
+  }
+  SUBCASE("either side, or both at once, toggles at random; summaries and filters") {
+    for (std::uint64_t seed = 0; seed < 400; ++seed) {
+      CAPTURE(seed);
+      const GenerateOptions gen{.summaries = seed % 2 == 0};
+      std::uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+      auto next = [&x] {  // xorshift64: seeded, the same on every platform
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+      };
+      ChangeGraph a(actor(1)), b(actor(2));
+      commit_n(a, 1, "base");
+      merge_into(b, a);
+      SyncState sa, sb;
+      for (int phase = 0; phase < 6; ++phase) {
+        if (next() % 2) commit_n(a, 1 + static_cast<int>(next() % 3), "a" + std::to_string(phase));
+        if (next() % 2) commit_n(b, 1 + static_cast<int>(next() % 3), "b" + std::to_string(phase));
+        std::uint64_t pick = next();
+        auto modes = [&](int side, int round) {
+          // Bits of `pick` choose, per side and round, whether a receive applies changes.
+          return (pick >> ((2 * round + side) % 64)) & 1 ? kRead : kWrite;
+        };
+        // The loop may stall while a side reads only; that is expected, not checked.
+        run_with_modes(a, b, sa, sb, modes, kMaxIterations, gen);
+      }
+      // Both sides apply again: one new change each is enough to get them talking.
+      commit_n(a, 1, "a last");
+      commit_n(b, 1, "b last");
+      auto writes = [&](int, int) { return kWrite; };
+      // Filters only (Automerge) fetch a chain of missing deps one per round trip (section
+      // 8.8); summaries send it at once.
+      const int bound = gen.summaries ? kMaxIterations : 4 * kMaxIterations;
+      CHECK(run_with_modes(a, b, sa, sb, writes, bound, gen) <= bound);
+      check_converged(a, b);
+      CHECK(has_our_changes(a, sa));
+      CHECK(has_our_changes(b, sb));
+    }
+  }
+}

@@ -842,6 +842,77 @@ TEST_CASE("graph: ancestors_among") {
   CHECK(g.ancestors_among({}, both).empty());
 }
 
+// The queries walk only the difference between the given hashes and our heads; this checks
+// them against marking every ancestor, on seeded random DAGs with several actors, branches
+// that stay unmerged (old heads), merges, and hashes the graph does not hold.
+TEST_CASE("graph: ancestry queries agree with marking the whole history") {
+  for (std::uint64_t seed = 0; seed < 60; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(seed);
+    ChangeGraph g(actor(1));
+    std::vector<std::uint64_t> seqs(5, 0);
+    std::vector<std::vector<ChangeHash>> deps_of;
+    int n = 20 + static_cast<int>(rng() % 60);
+    for (int i = 0; i < n; ++i) {
+      auto a = static_cast<std::uint8_t>(rng() % 5);
+      std::vector<ChangeHash> deps;
+      const auto& all = g.changes();
+      if (!all.empty()) {
+        int k = static_cast<int>(rng() % 3);  // 0: a new root now and then
+        for (int j = 0; j < k; ++j) deps.push_back(all[rng() % all.size()].hash());
+        if (rng() % 2) deps.push_back(all.back().hash());
+      }
+      deps = sorted(deps);
+      deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+      g.add(make_change(static_cast<std::uint8_t>(10 + a), ++seqs[a], deps,
+                        "r" + std::to_string(seed) + " " + std::to_string(i)));
+    }
+    const auto& all = g.changes();
+    std::unordered_map<ChangeHash, std::size_t, IdHasher> at;
+    for (std::size_t i = 0; i < all.size(); ++i) at[all[i].hash()] = i;
+    auto ancestors = [&](const std::vector<ChangeHash>& heads) {
+      std::vector<bool> marked(all.size(), false);
+      for (const auto& h : heads) {
+        if (at.count(h)) marked[at[h]] = true;
+      }
+      for (std::size_t i = all.size(); i-- > 0;) {
+        if (!marked[i]) continue;
+        for (const auto& d : all[i].deps()) marked[at[d]] = true;
+      }
+      return marked;
+    };
+    for (int q = 0; q < 20; ++q) {
+      std::vector<ChangeHash> given;
+      int k = static_cast<int>(rng() % 4);
+      for (int j = 0; j < k; ++j) given.push_back(all[rng() % all.size()].hash());
+      if (rng() % 4 == 0) given.push_back(make_change(99, 1, {}).hash());  // not held
+      given = sorted(given);
+      given.erase(std::unique(given.begin(), given.end()), given.end());
+      auto marked = ancestors(given);
+      std::vector<ChangeHash> expected;
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        if (!marked[i]) expected.push_back(all[i].hash());
+      }
+      CHECK(hashes_of(g.changes_since(given)) == expected);
+      CHECK(g.count_since(given) == expected.size());
+      std::vector<ChangeHash> visited;
+      g.visit_since(given, [&](const Change& c) {
+        visited.push_back(c.hash());
+        return true;
+      });
+      CHECK(visited == expected);
+      bool all_held = std::all_of(given.begin(), given.end(), [&](auto& h) { return g.has(h); });
+      CHECK(g.covered_by(given) == (all_held && expected.empty()));
+      std::vector<ChangeHash> candidates, among;
+      for (int j = 0; j < 6; ++j) candidates.push_back(all[rng() % all.size()].hash());
+      for (const auto& c : candidates) {
+        if (marked[at[c]]) among.push_back(c);
+      }
+      CHECK(g.ancestors_among(candidates, given) == among);
+    }
+  }
+}
+
 TEST_CASE("graph: version_vector") {
   ChangeGraph g(actor(1));
   CHECK(g.version_vector().size() == 0);

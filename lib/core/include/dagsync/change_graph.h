@@ -116,8 +116,9 @@ class ChangeGraph {
   // Drops the nodes from `first` on (and restores `heads`): undoes add_in_order.
   void truncate(std::size_t first, std::size_t first_dep, std::vector<ChangeHash>* heads);
   std::optional<std::uint32_t> index_of(const ChangeHash& hash) const;
-  // Node indices that are ancestors of, or equal to, the held hashes among `heads`.
-  std::vector<std::uint8_t> ancestor_marks(std::span<const ChangeHash> heads) const;
+  // Nodes of changes_since(heads), in application order; with `first_only`, at most one
+  // (enough to tell whether there are any). Walks only the difference and its frontier.
+  std::vector<std::uint32_t> since_nodes(std::span<const ChangeHash> heads, bool first_only) const;
 
   ActorId local_actor_;
   GraphLimits limits_;

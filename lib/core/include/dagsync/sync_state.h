@@ -78,6 +78,16 @@ struct SyncState {
   // cleared by every receive_sync_message: at most one reset per message received, and
   // meanwhile only the peer's explicit `need` is served.
   bool reset_sent = false;
+  // A read-only receive (ReceiveOptions::apply_changes = false) ignored changes we do not
+  // hold. The peer counts them as sent and will not send them again by itself. Set by
+  // receive_sync_message; a later receive that applies changes clears it and sets ask_again.
+  bool changes_ignored = false;
+  // We apply changes again after ignoring some: the next message repeats our heads and need
+  // unchanged and carries no changes, which the peer reads as "I still lack what you sent"
+  // and so forgets its sent_hashes (docs/protocol.md, "Read-only receiving"). Set by
+  // receive_sync_message, cleared by generate_sync_message once that repeat has gone (or
+  // when we need nothing).
+  bool ask_again = false;
 
   Bytes encode() const;
   // Throws DecodeError on malformed bytes, an unknown version or more than `max_heads`.

@@ -1,9 +1,12 @@
 // Ancestry queries: which applied changes lie in, or outside, the history of given hashes,
-// and what the applied set holds per actor. Ancestors are marked by walking the node numbers
-// add() stored for each change's deps (dep_begin_/dep_index_), so a walk looks no dep up by
-// hash.
+// and what the applied set holds per actor. Walks follow the node numbers add() stored for
+// each change's deps (dep_begin_/dep_index_), so a walk looks no dep up by hash, and go
+// deepest first (depth_), so they stop where the two histories meet: a query costs what lies
+// between the given hashes and our heads, not the length of the history.
 #include <algorithm>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "dagsync/change_graph.h"
 
@@ -19,51 +22,110 @@ bool all_given(std::span<const ChangeHash> ours, std::span<const ChangeHash> giv
 }
 }  // namespace
 
-std::vector<std::uint8_t> ChangeGraph::ancestor_marks(std::span<const ChangeHash> heads) const {
-  std::vector<std::uint8_t> marks(changes_.size(), 0);
-  std::vector<std::uint32_t> stack;
-  for (const auto& h : heads) {
-    if (auto idx = index_of(h); idx && !marks[*idx]) {
-      marks[*idx] = 1;
-      stack.push_back(*idx);
+namespace {
+
+// A walk back from two sets of nodes at once, deepest first: `ours` (the graph's heads) and
+// `theirs` (the given hashes). Every dep of a change is shallower than the change, so when a
+// node is taken from the queue every node that could reach it has been taken already, and its
+// marks are final. A node marked ours alone is then outside the history of `theirs`; the walk
+// stops as soon as no such node waits in the queue, so it touches the difference and the
+// frontier around it, not the history below. Memory is proportional to the nodes touched.
+class SinceWalk {
+ public:
+  static constexpr std::uint8_t kOurs = 1;
+  static constexpr std::uint8_t kTheirs = 2;
+
+  SinceWalk(const std::vector<std::uint32_t>& depth, const std::vector<std::uint32_t>& dep_begin,
+            const std::vector<std::uint32_t>& dep_index)
+      : depth_(depth), dep_begin_(dep_begin), dep_index_(dep_index) {}
+
+  void mark(std::uint32_t node, std::uint8_t flag) {
+    auto [it, fresh] = flags_.try_emplace(node, 0);
+    std::uint8_t old = it->second;
+    std::uint8_t now = static_cast<std::uint8_t>(old | flag);
+    if (now == old) return;
+    it->second = now;
+    if (fresh) {
+      queue_.push_back({depth_[node], node});
+      std::push_heap(queue_.begin(), queue_.end());
+      if (now == kOurs) ++ours_only_;
+    } else if (old == kOurs) {
+      --ours_only_;  // still queued: a node's marks are final once it leaves the queue
     }
   }
-  while (!stack.empty()) {
-    std::uint32_t i = stack.back();
-    stack.pop_back();
-    for (std::uint32_t k = dep_begin_[i]; k < dep_begin_[i + 1]; ++k) {
-      std::uint32_t d = dep_index_[k];
-      if (!marks[d]) {
-        marks[d] = 1;
-        stack.push_back(d);
+
+  // Calls `found(node)` for each node reachable from ours but not from theirs, deepest
+  // first, until it returns false.
+  template <typename Found>
+  void run(const Found& found) {
+    while (ours_only_ > 0) {
+      std::pop_heap(queue_.begin(), queue_.end());
+      std::uint32_t node = queue_.back().second;
+      queue_.pop_back();
+      std::uint8_t flag = flags_[node] == kOurs ? kOurs : kTheirs;
+      if (flag == kOurs) {
+        --ours_only_;
+        if (!found(node)) return;
+      }
+      for (std::uint32_t k = dep_begin_[node]; k < dep_begin_[node + 1]; ++k) {
+        mark(dep_index_[k], flag);
       }
     }
   }
-  return marks;
+
+ private:
+  const std::vector<std::uint32_t>& depth_;
+  const std::vector<std::uint32_t>& dep_begin_;
+  const std::vector<std::uint32_t>& dep_index_;
+  std::unordered_map<std::uint32_t, std::uint8_t> flags_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> queue_;  // max-heap of (depth, node)
+  std::size_t ours_only_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::uint32_t> ChangeGraph::since_nodes(std::span<const ChangeHash> heads,
+                                                    bool first_only) const {
+  std::vector<std::uint32_t> out;
+  if (all_given(heads_, heads)) return out;
+  if (std::none_of(heads.begin(), heads.end(), [&](const ChangeHash& h) { return has(h); })) {
+    // Nothing given is held: the whole history, in order, without a walk.
+    out.resize(first_only ? 1 : changes_.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint32_t>(i);
+    return out;
+  }
+  SinceWalk walk(depth_, dep_begin_, dep_index_);
+  for (const auto& h : heads) {
+    if (auto idx = index_of(h)) walk.mark(*idx, SinceWalk::kTheirs);
+  }
+  for (const auto& h : heads_) walk.mark(*index_of(h), SinceWalk::kOurs);
+  walk.run([&](std::uint32_t node) {
+    out.push_back(node);
+    return !first_only;
+  });
+  std::sort(out.begin(), out.end());  // application order
+  return out;
 }
 
 std::size_t ChangeGraph::count_since(std::span<const ChangeHash> heads) const {
-  if (all_given(heads_, heads)) return 0;
-  auto marks = ancestor_marks(heads);
-  return static_cast<std::size_t>(std::count(marks.begin(), marks.end(), std::uint8_t{0}));
+  if (std::none_of(heads.begin(), heads.end(), [&](const ChangeHash& h) { return has(h); })) {
+    return changes_.size();
+  }
+  return since_nodes(heads, false).size();
 }
 
 void ChangeGraph::visit_since(std::span<const ChangeHash> heads,
                               const std::function<bool(const Change&)>& visit) const {
-  if (all_given(heads_, heads)) return;
-  auto marks = ancestor_marks(heads);
-  for (std::size_t i = 0; i < changes_.size(); ++i) {
-    if (!marks[i] && !visit(changes_[i])) return;
+  for (std::uint32_t node : since_nodes(heads, false)) {
+    if (!visit(changes_[node])) return;
   }
 }
 
 std::vector<Change> ChangeGraph::changes_since(std::span<const ChangeHash> heads) const {
   std::vector<Change> out;
-  if (all_given(heads_, heads)) return out;
-  auto marks = ancestor_marks(heads);
-  for (std::size_t i = 0; i < changes_.size(); ++i) {
-    if (!marks[i]) out.push_back(changes_[i]);
-  }
+  auto nodes = since_nodes(heads, false);
+  out.reserve(nodes.size());
+  for (std::uint32_t node : nodes) out.push_back(changes_[node]);
   return out;
 }
 
@@ -71,18 +133,45 @@ bool ChangeGraph::covered_by(std::span<const ChangeHash> hashes) const {
   for (const auto& h : hashes) {
     if (!has(h)) return false;
   }
-  if (all_given(heads_, hashes)) return true;
-  auto marks = ancestor_marks(hashes);
-  return std::all_of(marks.begin(), marks.end(), [](std::uint8_t m) { return m != 0; });
+  return since_nodes(hashes, true).empty();
 }
 
 std::vector<ChangeHash> ChangeGraph::ancestors_among(std::span<const ChangeHash> candidates,
                                                      std::span<const ChangeHash> heads) const {
   std::vector<ChangeHash> out;
   if (candidates.empty()) return out;
-  auto marks = ancestor_marks(heads);
+  // Walk back from `heads`, deepest first, only as deep as the shallowest candidate: nothing
+  // shallower can reach it.
+  std::unordered_map<std::uint32_t, std::size_t> wanted;  // node -> candidates naming it
+  std::uint32_t floor = UINT32_MAX;
   for (const auto& h : candidates) {
-    if (auto idx = index_of(h); idx && marks[*idx]) out.push_back(h);
+    if (auto idx = index_of(h)) {
+      ++wanted[*idx];
+      floor = std::min(floor, depth_[*idx]);
+    }
+  }
+  if (wanted.empty()) return out;
+  std::unordered_set<std::uint32_t> reached;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> queue;  // max-heap of (depth, node)
+  auto reach = [&](std::uint32_t node) {
+    if (depth_[node] >= floor && reached.insert(node).second) {
+      queue.push_back({depth_[node], node});
+      std::push_heap(queue.begin(), queue.end());
+    }
+  };
+  for (const auto& h : heads) {
+    if (auto idx = index_of(h)) reach(*idx);
+  }
+  std::size_t left = wanted.size();
+  while (!queue.empty() && left > 0) {
+    std::pop_heap(queue.begin(), queue.end());
+    std::uint32_t node = queue.back().second;
+    queue.pop_back();
+    if (wanted.count(node)) --left;
+    for (std::uint32_t k = dep_begin_[node]; k < dep_begin_[node + 1]; ++k) reach(dep_index_[k]);
+  }
+  for (const auto& h : candidates) {
+    if (auto idx = index_of(h); idx && reached.count(*idx)) out.push_back(h);
   }
   return out;
 }
@@ -112,10 +201,18 @@ std::uint64_t ChangeGraph::depth(const ChangeHash& hash) const {
 }
 
 std::vector<Change> ChangeGraph::changes_missing_from(const VersionVector& from) const {
-  std::vector<Change> out;
-  for (const Change& c : changes_) {
-    if (c.seq() > from.get(c.actor())) out.push_back(c);
+  // Each actor's changes are indexed by seq: take the tail above `from`, then restore
+  // application order. Costs the changes returned and the actors, not the history.
+  std::vector<std::uint32_t> nodes;
+  for (const auto& [actor, by_seq] : by_actor_) {
+    std::uint64_t have = from.get(actor);
+    if (have >= by_seq.size()) continue;
+    nodes.insert(nodes.end(), by_seq.begin() + static_cast<std::ptrdiff_t>(have), by_seq.end());
   }
+  std::sort(nodes.begin(), nodes.end());
+  std::vector<Change> out;
+  out.reserve(nodes.size());
+  for (std::uint32_t node : nodes) out.push_back(changes_[node]);
   return out;
 }
 

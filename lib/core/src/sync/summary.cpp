@@ -118,6 +118,13 @@ std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const 
     }
     std::vector<Change> out;
     if (ahead.empty()) return out;
+    if (level.hashes.empty()) {
+      // A whole version vector: the per-actor tails above it, found by seq.
+      VersionVector from;
+      for (const auto& [actor, seq] : claimed) from.set(actor, seq);
+      return graph.changes_missing_from(from);
+    }
+    // Only what lies between the checkpoints and our heads can be missing.
     for (const Change& c : graph.changes_since(level.hashes)) {
       auto it = ahead.find(c.actor());
       if (it != ahead.end() && c.seq() > it->second) out.push_back(c);

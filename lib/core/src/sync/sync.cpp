@@ -136,13 +136,19 @@ void describe_history(const ChangeGraph& graph, const SyncState& state, bool sum
     // summary field; the root-only summary that field, filled.
     std::size_t filter = default_have_size(held, graph.count_since(state.shared_heads)) + 1;
     std::size_t full = full_summary_size(graph);
+    // The summary is exact; a filter's false positive holds a change back for a round, so
+    // which exchange two peers run would depend on their hashes. The summary therefore goes
+    // even when it is a little larger: a first message of one change (a one-entry filter,
+    // 12 bytes, against a one-actor summary, 24) is always exact. The slack stays below what
+    // the shapes of docs/performance.md would pay (26 bytes and more), so they keep their
+    // filters.
+    constexpr std::size_t kExactSlack = 16;
     std::optional<Summary> summary;
-    // On a tie the summary goes: it is exact, a filter has false positives.
-    if (full <= kPartialAbove && full <= filter) {
+    if (full <= kPartialAbove && full <= filter + kExactSlack) {
       summary = summarize(graph, state.shared_heads, full);
     } else if (std::min(full, filter) > kPartialAbove && !state.their_want_filter) {
       summary = summarize(graph, state.shared_heads, std::min(full, filter) / kPartialShare);
-    } else if (full <= filter) {
+    } else if (full <= filter + kExactSlack) {
       summary = summarize(graph, state.shared_heads, full);
     }
     if (summary) {
@@ -211,8 +217,17 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   // Their summary reaches back to nothing we hold: ask once for filters instead.
   bool ask_filter = to_send.summary_unusable && !state.want_filter_sent;
 
-  if (state.have_responded && state.last_sent_heads == our_heads &&
-      state.last_sent_need == our_need && to_send.changes.empty() && !ask_filter) {
+  // After ignoring changes we ask for them again with an exact repeat of our last message's
+  // heads and need, without changes: the silence rule never lets such a repeat through
+  // otherwise, so the peer can tell it from a need that merely crossed its changes.
+  if (state.ask_again && our_need.empty()) state.ask_again = false;
+  bool unchanged = state.have_responded && state.last_sent_heads == our_heads &&
+                   state.last_sent_need == our_need;
+  bool repeat = state.ask_again && unchanged && !ask_filter;
+  if (repeat) {
+    state.ask_again = false;
+    to_send.changes.clear();
+  } else if (unchanged && to_send.changes.empty() && !ask_filter) {
     return std::nullopt;
   }
 
@@ -230,7 +245,9 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   };
   bool peer_holds_ours = options.summaries && !our_heads.empty() &&
                          std::all_of(our_heads.begin(), our_heads.end(), known_to_peer);
-  if (need_only_heads && !peer_holds_ours) {
+  // A repeat asking again always describes us: the peer then sends all we lack at once,
+  // rather than one needed dep per round trip.
+  if (repeat || (need_only_heads && !peer_holds_ours)) {
     describe_history(graph, state, options.summaries, message);
   }
   if (ask_filter) state.want_filter_sent = true;
@@ -283,6 +300,24 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
     } else {
       result.ignored_changes = message.changes.size();
     }
+  }
+  if (!options.apply_changes) {
+    if (std::any_of(message.changes.begin(), message.changes.end(),
+                    [&](const Change& c) { return !graph.has(c.hash()); })) {
+      state.changes_ignored = true;
+    }
+  } else if (state.changes_ignored) {
+    state.changes_ignored = false;
+    state.ask_again = true;
+  }
+
+  // The peer repeats its previous message's heads and need exactly, without changes: the
+  // silence rule suppresses such a message except when the peer asks again for what it
+  // ignored (or lost). What we sent it is not there: send it again.
+  if (state.their_heads && state.their_need && message.changes.empty() && !message.need.empty() &&
+      message.heads == *state.their_heads && message.need == *state.their_need &&
+      (!message.want_filter || state.their_want_filter)) {
+    state.sent_hashes.clear();
   }
 
   state.in_flight = false;
