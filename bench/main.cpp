@@ -11,6 +11,8 @@ int run_realtime(int argc, char** argv);
 int run_backlog(int argc, char** argv);
 int run_ingest(int argc, char** argv);
 int run_history(int argc, char** argv);
+int run_clients(int argc, char** argv);
+int run_disconnect(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -19,7 +21,9 @@ constexpr const char* kUsage =
     "       dagsync-bench realtime --scheme tcp|ws --k peers --rounds n --P p\n"
     "       dagsync-bench backlog --MB megabytes --P p --max_message bytes\n"
     "       dagsync-bench ingest --shape linear|branchy --N n --A a --P p --batch b --R reps\n"
-    "       dagsync-bench history --N n1,n2,... --rounds n --warmup n --R reps --P p\n";
+    "       dagsync-bench history --N n1,n2,... --rounds n --warmup n --R reps --P p\n"
+    "       dagsync-bench clients --C clients --share default|everything --changes n\n"
+    "       dagsync-bench disconnect --M documents\n";
 }
 
 int main(int argc, char** argv) {
@@ -34,6 +38,8 @@ int main(int argc, char** argv) {
     if (what == "backlog") return dagsync::bench::run_backlog(argc - 2, argv + 2);
     if (what == "ingest") return dagsync::bench::run_ingest(argc - 2, argv + 2);
     if (what == "history") return dagsync::bench::run_history(argc - 2, argv + 2);
+    if (what == "clients") return dagsync::bench::run_clients(argc - 2, argv + 2);
+    if (what == "disconnect") return dagsync::bench::run_disconnect(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;

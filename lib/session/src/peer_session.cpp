@@ -162,6 +162,8 @@ void PeerSession::execute(SessionOutput& output) {
       connection_closed_ = true;
       connection_->close(close->reason);  // our close handler sees connection_closed_ set
     }
+  } else if (auto* sharing = std::get_if<out::Sharing>(&output)) {
+    if (repo) repo->add_sharer(sharing->doc_id, this);
   } else if (std::holds_alternative<out::Ready>(output)) {
     if (repo) repo->session_ready(shared_from_this());
   } else if (auto* applied = std::get_if<out::Applied>(&output)) {

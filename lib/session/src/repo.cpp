@@ -146,9 +146,12 @@ SessionPolicy RepoImpl::policy_for(std::string expected_peer_id, std::string add
   policy.expected_peer_id = std::move(expected_peer_id);
   policy.accept_unknown_documents = options.accept_unknown_documents;
   SharePolicy share = options.share_policy ? options.share_policy : share_with_dialled_peers();
-  policy.share = [share = std::move(share), address = std::move(address), dialled](
-                     const std::string& peer_id, const std::string& doc_id) {
-    return share(SharePeer{peer_id, address, dialled}, doc_id);
+  // Built once per session: a relay asks this for every session each time a document
+  // appears, so the call must not copy the peer's strings.
+  policy.share = [share = std::move(share), peer = SharePeer{"", std::move(address), dialled}](
+                     const std::string& peer_id, const std::string& doc_id) mutable {
+    if (peer.peer_id != peer_id) peer.peer_id = peer_id;
+    return share(peer, doc_id);
   };
   return policy;
 }
@@ -171,19 +174,34 @@ void RepoImpl::schedule_push(const std::string& doc_id) {
 }
 
 void RepoImpl::announce(const std::string& doc_id) {
-  auto current = sessions;
-  for (const auto& session : current) {
-    if (session->ready() && session->offers(doc_id)) session->offer(doc_id);
+  // Collected first (offering may close a session), without copying the whole set: a relay
+  // announces every document it learns of, so this runs once per document and session.
+  std::vector<std::shared_ptr<PeerSession>> targets;
+  for (const auto& session : sessions) {
+    if (session->ready() && session->offers(doc_id)) targets.push_back(session);
   }
+  for (const auto& session : targets) session->offer(doc_id);
+}
+
+void RepoImpl::add_sharer(const std::string& doc_id, PeerSession* session) {
+  sharers[doc_id].insert(session);
+}
+
+std::vector<std::shared_ptr<PeerSession>> RepoImpl::sharers_of(const std::string& doc_id) const {
+  std::vector<std::shared_ptr<PeerSession>> out;
+  auto it = sharers.find(doc_id);
+  if (it == sharers.end()) return out;
+  out.reserve(it->second.size());
+  for (PeerSession* session : it->second) out.push_back(session->shared_from_this());
+  return out;
 }
 
 void RepoImpl::push() {
   push_scheduled = false;
   auto docs = std::move(dirty);
   dirty.clear();
-  auto current = sessions;
   for (const auto& doc_id : docs) {
-    for (const auto& session : current) session->sync_document(doc_id);
+    for (const auto& session : sharers_of(doc_id)) session->sync_document(doc_id);
   }
 }
 
@@ -211,6 +229,12 @@ void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
 void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
                               const CloseReason& reason) {
   sessions.erase(session);
+  for (const auto& doc_id : session->shared_documents()) {
+    auto it = sharers.find(doc_id);
+    if (it == sharers.end()) continue;
+    it->second.erase(session.get());
+    if (it->second.empty()) sharers.erase(it);
+  }
   if (session->ready()) {
     emit({PeerEvent::Kind::kDisconnected, session->peer_id(), session->stats().address,
           reason.to_string()});
@@ -277,6 +301,7 @@ void RepoImpl::shutdown() {
   for (const auto& session : current)
     session->close({CloseReason::Code::kShutdown, "repo shutting down"});
   sessions.clear();
+  sharers.clear();
 }
 
 // ---- Repo ----

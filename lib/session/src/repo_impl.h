@@ -51,6 +51,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   void storage_failed(const std::string& peer_id, const std::string& address,
                       const std::string& problem);
 
+  // Sessions sharing each document: a push or relay visits only those, not every session.
+  void add_sharer(const std::string& doc_id, PeerSession* session);
+  std::vector<std::shared_ptr<PeerSession>> sharers_of(const std::string& doc_id) const;
+
   void add_session(std::shared_ptr<Connection> connection, std::string address,
                    std::string dialled_url, std::string expected_peer_id = "");
   void dial(const std::string& url);
@@ -68,6 +72,7 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   std::shared_ptr<spdlog::logger> log;
   std::map<std::string, std::unique_ptr<Document>> documents;
   std::set<std::shared_ptr<PeerSession>> sessions;
+  std::map<std::string, std::set<PeerSession*>> sharers;
   std::vector<std::unique_ptr<Listener>> listeners;
   bool shutting_down = false;
 

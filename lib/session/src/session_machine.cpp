@@ -217,7 +217,7 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
     return protocol_error("document " + doc_id + ": refused changes: " + e.what());
   }
   doc.synced = true;
-  shared_.insert(doc_id);
+  share(doc_id);
   ++stats_.sync_messages_received;
   stats_.changes_received += message.changes.size();
   if (answers_ours) ++stats_.round_trips;
@@ -250,14 +250,19 @@ SessionMachine::DocState& SessionMachine::state_for(const std::string& doc_id) {
   return states_.emplace(doc_id, std::move(doc)).first->second;
 }
 
+void SessionMachine::share(const std::string& doc_id) {
+  if (shared_.insert(doc_id).second) outputs_.push_back(session_output::Sharing{doc_id});
+}
+
 void SessionMachine::offer(const std::string& doc_id) {
-  shared_.insert(doc_id);
+  if (closed_) return;
+  share(doc_id);
   sync_document(doc_id);
 }
 
 void SessionMachine::request(const std::string& doc_id) {
   if (!hello_received_ || closed_) return;
-  shared_.insert(doc_id);
+  share(doc_id);
   send_doc_message(Envelope::Type::kRequest, doc_id);
 }
 

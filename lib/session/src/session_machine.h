@@ -63,6 +63,9 @@ struct Applied {
   std::string doc_id;
   std::vector<ChangeHash> hashes;  // newly applied, in application order
 };
+struct Sharing {
+  std::string doc_id;  // the session now shares this document: changes to it concern the peer
+};
 struct Unavailable {
   std::string doc_id;  // the peer does not have it
 };
@@ -81,8 +84,8 @@ struct Log {
 
 using SessionOutput =
     std::variant<session_output::Send, session_output::Close, session_output::Ready,
-                 session_output::Applied, session_output::Unavailable, session_output::Created,
-                 session_output::SaveStates, session_output::Log>;
+                 session_output::Sharing, session_output::Applied, session_output::Unavailable,
+                 session_output::Created, session_output::SaveStates, session_output::Log>;
 
 class SessionMachine {
  public:
@@ -112,6 +115,8 @@ class SessionMachine {
   PeerStats& stats() { return stats_; }
   bool has_our_changes(const std::string& doc_id) const;
   bool in_sync(const std::string& doc_id) const;
+  // The documents this session shares (each announced once by a Sharing output).
+  const std::set<std::string>& shared_documents() const { return shared_; }
   bool offers(const std::string& doc_id) const {
     return hello_received_ && policy_.offers(stats_.peer_id, doc_id);
   }
@@ -132,6 +137,7 @@ class SessionMachine {
   void protocol_error(const std::string& problem);
   void finish(const CloseReason& reason, bool emit_close);
   DocState& state_for(const std::string& doc_id);
+  void share(const std::string& doc_id);
   void log(session_output::Log::Level level, std::string text);
 
   SessionHost& host_;
