@@ -36,6 +36,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   bool in_sync(const std::string& doc_id) const { return machine_.in_sync(doc_id); }
   // Whether the share policy offers the document to this peer unasked.
   bool offers(const std::string& doc_id) const { return machine_.offers(doc_id); }
+  bool offers_anything() const { return machine_.offers_anything(); }
   const std::set<std::string>& shared_documents() const { return machine_.shared_documents(); }
 
  private:

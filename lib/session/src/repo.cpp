@@ -145,6 +145,7 @@ SessionPolicy RepoImpl::policy_for(std::string expected_peer_id, std::string add
   policy.local_peer_id = options.peer_id;
   policy.expected_peer_id = std::move(expected_peer_id);
   policy.accept_unknown_documents = options.accept_unknown_documents;
+  if (!options.share_policy && !dialled) return policy;  // the default offers these nothing
   SharePolicy share = options.share_policy ? options.share_policy : share_with_dialled_peers();
   // Built once per session: a relay asks this for every session each time a document
   // appears, so the call must not copy the peer's strings.
@@ -178,7 +179,9 @@ void RepoImpl::announce(const std::string& doc_id) {
   // announces every document it learns of, so this runs once per document and session.
   std::vector<std::shared_ptr<PeerSession>> targets;
   for (const auto& session : sessions) {
-    if (session->ready() && session->offers(doc_id)) targets.push_back(session);
+    if (session->ready() && session->offers_anything() && session->offers(doc_id)) {
+      targets.push_back(session);
+    }
   }
   for (const auto& session : targets) session->offer(doc_id);
 }

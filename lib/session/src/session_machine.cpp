@@ -176,8 +176,10 @@ void SessionMachine::handle_hello(const Envelope& hello) {
   stats_.connected = true;
   log(Level::kInfo, "connected");
   outputs_.push_back(session_output::Ready{});
-  for (const auto& doc_id : host_.document_ids()) {
-    if (policy_.offers(stats_.peer_id, doc_id)) offer(doc_id);
+  if (policy_.offers_anything()) {
+    for (const auto& doc_id : host_.document_ids()) {
+      if (policy_.offers(stats_.peer_id, doc_id)) offer(doc_id);
+    }
   }
 }
 

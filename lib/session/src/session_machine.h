@@ -117,6 +117,7 @@ class SessionMachine {
   bool in_sync(const std::string& doc_id) const;
   // The documents this session shares (each announced once by a Sharing output).
   const std::set<std::string>& shared_documents() const { return shared_; }
+  bool offers_anything() const { return policy_.offers_anything(); }
   bool offers(const std::string& doc_id) const {
     return hello_received_ && policy_.offers(stats_.peer_id, doc_id);
   }

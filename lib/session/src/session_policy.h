@@ -33,6 +33,10 @@ struct SessionPolicy {
   bool offers(const std::string& peer_id, const std::string& doc_id) const {
     return share && share(peer_id, doc_id);
   }
+  // False when no document is ever offered unasked: the session then skips listing the
+  // documents at the hello (a server with many documents and clients pays nothing per
+  // client for them).
+  bool offers_anything() const { return static_cast<bool>(share); }
   // Whether a sync message for a document we do not hold creates it.
   bool creates(const std::string& /*peer_id*/, const std::string& /*doc_id*/) const {
     return accept_unknown_documents;
