@@ -58,6 +58,9 @@ int run_realtime(int argc, char** argv) {
     clients.push_back(std::make_unique<Repo>(io, transports, quiet("client" + std::to_string(i))));
     subs.push_back(clients.back()->on_remote_changes(
         [&arrived, i](const RemoteChanges&) { arrived[i] = now_ms(); }));
+    // Opened (empty) before dialling: the default share policy offers it to the server,
+    // which answers with the document, as an application's client would do.
+    clients.back()->open("doc");
     clients.back()->connect(url);
   }
   auto all_synced = [&] {
