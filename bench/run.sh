@@ -72,6 +72,12 @@ else
   run "history" "$bench" history --N 1000,10000,100000,1000000 --rounds 200 --R 5
 fi
 run "ingest" "$bench" ingest --N $((quick ? 100000 : 1000000)) --P 64
+# (h) many clients and documents: C clients with their own documents (the default share
+# policy against sharing everything, the old default), and the sync-state writes at
+# disconnect with M documents.
+for c in 100 1000 $((quick ? 2000 : 10000)); do run "clients C=$c" "$bench" clients --C "$c"; done
+run "clients C=100, share everything" "$bench" clients --C 100 --share everything
+run "disconnect" "$bench" disconnect --M $((quick ? 10000 : 100000))
 run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
 
 node bench/peers/targets.mjs <"$out" >"$out.tmp" && mv "$out.tmp" "$out"
