@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dagsync/error.h"
+#include "log_text.h"
 #include "repo_impl.h"
 
 namespace dagsync {
@@ -75,7 +76,8 @@ PeerSession::~PeerSession() = default;
 
 std::string PeerSession::label() const {
   const auto& stats = machine_.stats();
-  return (stats.peer_id.empty() ? std::string("?") : stats.peer_id) + " (" + stats.address + ")";
+  return (stats.peer_id.empty() ? std::string("?") : log_text(stats.peer_id)) + " (" +
+         log_text(stats.address) + ")";
 }
 
 void PeerSession::start() {
@@ -97,7 +99,7 @@ void PeerSession::on_frame(Bytes frame) {
   } catch (const Error& e) {
     // Only the repo's side (storage, loading a document) throws here; the machine handles
     // everything a peer can send. The session cannot go on without its storage.
-    log_->error("peer {}: storage failed: {}", label(), e.what());
+    log_->error("peer {}: storage failed: {}", label(), log_text(e.what()));
     machine_.fail(std::string("storage failed: ") + e.what());
     if (auto repo = repo_.lock()) repo->storage_failed(peer_id(), stats().address, e.what());
   }
@@ -171,7 +173,8 @@ void PeerSession::execute(SessionOutput& output) {
     try {
       repo->remote_applied(applied->doc_id, peer_id(), applied->hashes);
     } catch (const Error& e) {
-      log_->error("peer {}: document {}: storage failed: {}", label(), applied->doc_id, e.what());
+      log_->error("peer {}: document {}: storage failed: {}", label(), log_text(applied->doc_id),
+                  log_text(e.what()));
       machine_.fail("storage failed: " + std::string(e.what()));
       repo->storage_failed(peer_id(), stats().address, e.what());
     }
@@ -186,7 +189,8 @@ void PeerSession::execute(SessionOutput& output) {
     auto level = line->level == out::Log::Level::kWarn   ? spdlog::level::warn
                  : line->level == out::Log::Level::kInfo ? spdlog::level::info
                                                          : spdlog::level::debug;
-    log_->log(level, "peer {}: {}", label(), line->text);
+    // The machine's lines quote ids and error texts a peer chose: escaped as a whole.
+    log_->log(level, "peer {}: {}", label(), log_text(line->text));
   }
 }
 

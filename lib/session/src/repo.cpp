@@ -3,6 +3,7 @@
 #include "dagsync/error.h"
 #include "dagsync/logging.h"
 #include "dagsync/memory_storage.h"
+#include "log_text.h"
 #include "peer_session.h"
 #include "repo_impl.h"
 
@@ -117,7 +118,8 @@ void RepoImpl::save_sync_states(const std::string& peer_id,
     options.storage->save_sync_states(peer_id, states);
   } catch (const Error& e) {
     // A lost state only costs a fuller sync next time.
-    log->warn("peer {}: could not save {} sync state(s): {}", peer_id, states.size(), e.what());
+    log->warn("peer {}: could not save {} sync state(s): {}", log_text(peer_id), states.size(),
+              log_text(e.what()));
     emit({PeerEvent::Kind::kStorageFailed, peer_id, "", e.what()});
   }
 }
@@ -268,7 +270,7 @@ void RepoImpl::dial(const std::string& url) {
       return;
     }
     if (!connection) {
-      self->log->warn("connect {}: {}", url, error);
+      self->log->warn("connect {}: {}", log_text(url), log_text(error));
       self->emit({PeerEvent::Kind::kConnectFailed, "", url, error});
       self->retry_later(it->second);
       return;
