@@ -1242,3 +1242,26 @@ TEST_CASE("graph: import_updates rejects garbage and leaves the graph unchanged"
   CHECK_NOTHROW(g.import_updates(valid));
   CHECK(g.size() == 6);
 }
+
+TEST_CASE("graph: next_change and commit_built commit in two steps; a stale change is refused") {
+  ChangeGraph g(actor(1));
+  g.commit(text("one"), std::nullopt, 0);
+  int heard = 0;
+  auto sub = g.subscribe_local([&](const Change&) { ++heard; });
+  Change next = g.next_change(text("two"), std::nullopt, 0);
+  CHECK(g.size() == 1);  // building applies nothing
+  Change other = g.next_change(text("three"), std::nullopt, 0);
+  g.commit_built(next);
+  CHECK(g.size() == 2);
+  CHECK(g.heads() == std::vector<ChangeHash>{next.hash()});
+  CHECK(heard == 1);
+  // `other` was built on the old heads: refused, graph and listeners untouched.
+  CHECK_THROWS_WITH_AS(g.commit_built(other),
+                       doctest::Contains("not the local actor's next change"), GraphError);
+  ChangeGraph stranger(actor(2));
+  CHECK_THROWS_AS(g.commit_built(stranger.next_change(text("x"))), GraphError);
+  CHECK(g.size() == 2);
+  CHECK(heard == 1);
+  Change third = g.commit(text("three"), std::nullopt, 0);
+  CHECK(g.heads() == std::vector<ChangeHash>{third.hash()});
+}

@@ -52,8 +52,8 @@ void RepoImpl::discard(const std::string& doc_id) {
 void RepoImpl::store(Document& doc, const std::string& doc_id, std::vector<Change> changes,
                      bool applied) {
   // Changes a failed store left in memory only go first: storage keeps application order.
-  std::vector<Change> batch = doc.unstored;
-  batch.insert(batch.end(), changes.begin(), changes.end());
+  std::vector<Change> batch = std::move(changes);
+  if (!doc.unstored.empty()) batch.insert(batch.begin(), doc.unstored.begin(), doc.unstored.end());
   try {
     options.storage->append_changes(doc_id, batch);
   } catch (const Error&) {
@@ -69,19 +69,11 @@ Change RepoImpl::commit(const std::string& doc_id, Bytes payload,
                         std::optional<std::string> message,
                         std::optional<std::int64_t> timestamp_ms) {
   Document& doc = open(doc_id);
-  // Stored before it is applied, so a storage failure leaves the document unchanged. The
-  // graph builds the same bytes again in commit() (same actor, seq, deps, fields).
-  ChangeFields fields;
-  fields.actor = doc.graph.local_actor();
-  fields.seq = doc.graph.max_seq(fields.actor) + 1;
-  fields.deps = doc.graph.heads();
-  fields.timestamp_ms = timestamp_ms;
-  fields.message = message;
-  fields.payload = payload;
-  Change ahead = Change::build(std::move(fields));
-  store(doc, doc_id, {ahead}, /*applied=*/false);
-  doc.stored_ahead = ahead.hash();
-  Change change = doc.graph.commit(std::move(payload), std::move(message), timestamp_ms);
+  // Stored before it is applied, so a storage failure leaves the document unchanged.
+  Change change = doc.graph.next_change(std::move(payload), std::move(message), timestamp_ms);
+  store(doc, doc_id, {change}, /*applied=*/false);
+  doc.stored_ahead = change.hash();
+  doc.graph.commit_built(change);
   doc.stored_ahead.reset();
   return change;
 }

@@ -77,22 +77,20 @@ void SessionMachine::send_doc_message(Envelope::Type type, const std::string& do
 }
 
 void SessionMachine::protocol_error(const std::string& problem) {
-  if (closed_) return;
-  log(Level::kWarn, problem + "; closing the connection");
-  Envelope error;
-  error.type = Envelope::Type::kError;
-  error.error = problem.substr(0, Envelope::kMaxErrorChars);
-  send(std::move(error));
-  finish({CloseReason::Code::kProtocol, problem}, true);
+  close_with_error(problem, problem);
 }
 
 void SessionMachine::fail(const std::string& problem) {
-  if (closed_) return;
   // The details (paths, backend messages) are for our log, not for the peer.
+  close_with_error(problem, "the peer could not store what it received; try again later");
+}
+
+void SessionMachine::close_with_error(const std::string& problem, const std::string& told) {
+  if (closed_) return;
   log(Level::kWarn, problem + "; closing the connection");
   Envelope error;
   error.type = Envelope::Type::kError;
-  error.error = "the peer could not store what it received; try again later";
+  error.error = told.substr(0, Envelope::kMaxErrorChars);
   send(std::move(error));
   finish({CloseReason::Code::kProtocol, problem}, true);
 }
@@ -116,7 +114,7 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
     // whose shared heads did not move, costs no write.
     session_output::SaveStates save;
     for (const auto& [doc_id, doc] : states_) {
-      if (!doc.synced || doc.sync.shared_heads == doc.loaded_shared_heads) continue;
+      if (doc.sync.shared_heads == doc.loaded_shared_heads) continue;
       save.states.push_back({doc_id, doc.sync.encode()});
     }
     if (!save.states.empty()) outputs_.push_back(std::move(save));
@@ -218,7 +216,6 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
     }
     return protocol_error("document " + doc_id + ": refused changes: " + e.what());
   }
-  doc.synced = true;
   share(doc_id);
   ++stats_.sync_messages_received;
   stats_.changes_received += message.changes.size();
@@ -277,7 +274,6 @@ void SessionMachine::sync_document(const std::string& doc_id) {
   generate.max_message_bytes = config_.max_message_bytes;
   auto message = generate_sync_message(*graph, doc.sync, generate);
   if (!message) return;
-  doc.synced = true;
   ++stats_.sync_messages_sent;
   stats_.changes_sent += message->changes.size();
   Envelope e;

@@ -126,7 +126,6 @@ class SessionMachine {
   struct DocState {
     SyncState sync;
     std::vector<ChangeHash> loaded_shared_heads;  // as loaded; saved only when changed
-    bool synced = false;                          // a sync message went either way
   };
 
   void handle(Envelope message);
@@ -136,6 +135,8 @@ class SessionMachine {
   void send(Envelope message);
   void send_doc_message(Envelope::Type type, const std::string& doc_id);
   void protocol_error(const std::string& problem);
+  // Tells the peer `told` in an error envelope, logs `problem` and closes with it.
+  void close_with_error(const std::string& problem, const std::string& told);
   void finish(const CloseReason& reason, bool emit_close);
   DocState& state_for(const std::string& doc_id);
   void share(const std::string& doc_id);

@@ -53,6 +53,14 @@ class ChangeGraph {
   // local subscribers. The timestamp is the caller's: the graph reads no clock.
   Change commit(Bytes payload, std::optional<std::string> message = std::nullopt,
                 std::optional<std::int64_t> timestamp_ms = std::nullopt);
+  // commit() in two steps, for a caller that must store a change before it is applied:
+  // next_change() builds the change commit() would make now, without applying it;
+  // commit_built() applies it and tells the local subscribers. commit_built() throws
+  // GraphError, leaving the graph unchanged, unless `change` is the local actor's next seq
+  // on the current heads.
+  Change next_change(Bytes payload, std::optional<std::string> message = std::nullopt,
+                     std::optional<std::int64_t> timestamp_ms = std::nullopt) const;
+  const Change& commit_built(const Change& change);
 
   using LocalListener = std::function<void(const Change&)>;
   // Called after each commit() (Loro's subscribeLocalUpdates); not for add().
