@@ -34,7 +34,7 @@ class Adapter : public TransportAdapter, public Listener {
     return self;
   }
   void connect(const Url& url, const TransportOptions&, ConnectHandler done) override {
-    inner_.connect(tcp(url), [this, done](std::shared_ptr<Connection> c, std::string error) {
+    inner_.connect(tcp(url), [this, done](std::shared_ptr<Connection> c, ConnectError error) {
       done(c ? std::make_shared<Conn>(std::move(c), n_) : nullptr, std::move(error));
     });
   }

@@ -140,9 +140,9 @@ TEST_CASE("transport: connect failures are reported, not thrown") {
   }
   for (std::string url : {closed_url, std::string("mem://nobody"), std::string("bogus://x"),
                           std::string("not a url")}) {
-    transports.connect(url, [&](std::shared_ptr<Connection> c, std::string error) {
+    transports.connect(url, [&](std::shared_ptr<Connection> c, ConnectError error) {
       CHECK(c == nullptr);
-      errors.push_back(error);
+      errors.push_back(error.message);
     });
   }
   REQUIRE(run_until(io, [&] { return errors.size() == 4; }));

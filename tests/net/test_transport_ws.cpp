@@ -116,9 +116,9 @@ TEST_CASE("ws: upgrades for another path are refused with 404; an empty path acc
   listener->start([&](std::shared_ptr<Connection>) { ++accepted; });
   std::optional<std::string> error;
   std::string other = "ws://127.0.0.1:" + std::to_string(port_of(listener->url())) + "/other";
-  transports.connect(other, [&](std::shared_ptr<Connection> c, std::string err) {
+  transports.connect(other, [&](std::shared_ptr<Connection> c, ConnectError err) {
     CHECK(c == nullptr);
-    error = err;
+    error = err.message;
   });
   REQUIRE(run_until(io, [&] { return error.has_value(); }));
   CHECK(contains(*error, "404"));
@@ -130,7 +130,7 @@ TEST_CASE("ws: upgrades for another path are refused with 404; an empty path acc
   any->start([&](std::shared_ptr<Connection> c) { server_side = c; });
   std::shared_ptr<Connection> client_side;
   transports.connect(any->url() + "/whatever/path?x=1",
-                     [&](std::shared_ptr<Connection> c, std::string err) {
+                     [&](std::shared_ptr<Connection> c, ConnectError err) {
                        CHECK(err.empty());
                        client_side = c;
                      });
@@ -317,7 +317,7 @@ TEST_CASE("ws: a frame handler may close its connection and hold its last refere
   });
   std::shared_ptr<Connection> client;
   std::optional<CloseReason> client_closed;
-  transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string) {
+  transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, ConnectError) {
     client = c;
     c->start([](Bytes) {}, [&](const CloseReason& r) { client_closed = r; });
     for (int i = 0; i < 3; ++i) c->send(frame_of(10, 1));
@@ -397,9 +397,9 @@ TEST_CASE("ws: connect failures are reported as clear errors") {
 
   std::map<std::string, std::string> errors;
   for (const std::string& url : {closed_url, mute_url, std::string("ws://127.0.0.1/sync")}) {
-    transports.connect(url, [&errors, url](std::shared_ptr<Connection> c, std::string error) {
+    transports.connect(url, [&errors, url](std::shared_ptr<Connection> c, ConnectError error) {
       CHECK(c == nullptr);
-      errors[url] = error;
+      errors[url] = error.message;
     });
   }
   CHECK(errors.empty());  // never synchronously
@@ -447,9 +447,9 @@ TEST_CASE("ws: closing a listener keeps its connections; dropping objects mid-fl
     CHECK(e.server->send(frame_of(20, 2)));
     REQUIRE(run_until(io, [&] { return e.server_got.size() == 1 && e.client_got.size() == 1; }));
     std::optional<std::string> error;
-    transports.connect(url, [&](std::shared_ptr<Connection> c, std::string err) {
+    transports.connect(url, [&](std::shared_ptr<Connection> c, ConnectError err) {
       CHECK(c == nullptr);
-      error = err;
+      error = err.message;
     });
     REQUIRE(run_until(io, [&] { return error.has_value(); }));
   }
@@ -459,7 +459,7 @@ TEST_CASE("ws: closing a listener keeps its connections; dropping objects mid-fl
     listener->start([&](std::shared_ptr<Connection>) { ++accepted; });
     int outcomes = 0;
     for (int i = 0; i < 5; ++i) {
-      transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string) {
+      transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, ConnectError) {
         ++outcomes;
         if (c) c->start([](Bytes) {}, [&](const CloseReason&) {});
       });
@@ -484,7 +484,7 @@ TEST_CASE("ws: closing a listener keeps its connections; dropping objects mid-fl
     listener->start([](std::shared_ptr<Connection>) {});  // ignores every connection
     std::shared_ptr<Connection> client;
     std::optional<CloseReason> closed;
-    transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string) {
+    transports.connect(listener->url(), [&](std::shared_ptr<Connection> c, ConnectError) {
       client = c;
       c->start([](Bytes) {}, [&](const CloseReason& r) { closed = r; });
     });

@@ -362,10 +362,10 @@ class Simulation {
     dialing_.insert(key);  // a multiset: the same pair may be dialled twice
     int incarnation = peers_[from].incarnation;
     transports_.connect(peers_[to].url, [this, from, to, incarnation, key](
-                                            std::shared_ptr<Connection> c, std::string error) {
+                                            std::shared_ptr<Connection> c, ConnectError error) {
       dialing_.erase(dialing_.find(key));
       if (!c) {
-        note("dial-failed " + peers_[from].id + " > " + peers_[to].id + " " + error);
+        note("dial-failed " + peers_[from].id + " > " + peers_[to].id + " " + error.message);
         return;
       }
       Peer& p = peers_[from];
@@ -761,7 +761,7 @@ TEST_CASE("simulation: a document a relay learns from one peer reaches its other
       c(io, transports, options("c"));
   std::string url = b.listen("mem://relay");
   for (Repo* r : {&a, &c}) {
-    transports.connect(url, [r](std::shared_ptr<Connection> conn, std::string) {
+    transports.connect(url, [r](std::shared_ptr<Connection> conn, ConnectError) {
       REQUIRE(conn);
       r->accept(conn, "mem://relay");
     });

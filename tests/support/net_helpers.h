@@ -99,8 +99,8 @@ inline std::unique_ptr<Listener> pair_up(Transports& server_side, Transports& cl
              [&](const CloseReason& r) { e.server_closed = r; });
   });
   std::string error;
-  client_side.connect(listener->url(), [&](std::shared_ptr<Connection> c, std::string err) {
-    error = err;
+  client_side.connect(listener->url(), [&](std::shared_ptr<Connection> c, ConnectError err) {
+    error = err.message;
     e.client = c;
     if (c) {
       c->start([&](Bytes f) { e.client_got.push_back(std::move(f)); },

@@ -17,9 +17,9 @@ Bytes hello_bytes(const std::string& id, std::uint64_t seq, std::uint64_t versio
 
 RawPeer::RawPeer(Transports& transports, asio::io_context& io, const std::string& url) {
   std::string error;
-  transports.connect(url, [&](std::shared_ptr<Connection> c, std::string e) {
+  transports.connect(url, [&](std::shared_ptr<Connection> c, ConnectError e) {
     connection = c;
-    error = e;
+    error = e.message;
   });
   REQUIRE(run_until(
       io, [&] { return connection || !error.empty(); }, std::chrono::seconds(10)));

@@ -33,7 +33,7 @@ class ConnectAttempt {
     return attempt;
   }
 
-  void finish(std::shared_ptr<Connection> connection, std::string error) {
+  void finish(std::shared_ptr<Connection> connection, ConnectError error) {
     if (finished_) {
       if (connection) connection->close({CloseReason::Code::kShutdown, "connect timed out"});
       return;
@@ -53,7 +53,7 @@ class ConnectAttempt {
 
 // Reports a failure that is known before anything was tried, from the event loop (a
 // ConnectHandler is never called synchronously).
-inline void fail_connect(asio::io_context& io, ConnectHandler done, std::string error) {
+inline void fail_connect(asio::io_context& io, ConnectHandler done, ConnectError error) {
   asio::post(io, [done = std::move(done), error = std::move(error)] { done(nullptr, error); });
 }
 

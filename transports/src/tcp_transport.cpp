@@ -308,7 +308,8 @@ class TcpAdapter : public TransportAdapter {
   void connect(const Url& url, const TransportOptions& options, ConnectHandler done) override {
     std::string target = url.to_string();
     if (!url.has_port)
-      return net::fail_connect(io_, std::move(done), "tcp: URL needs a port: " + target);
+      return net::fail_connect(io_, std::move(done),
+                               ConnectError("tcp: URL needs a port: " + target, true));
     // The resolver and socket outlive this call in the handlers that hold them.
     auto resolver = std::make_shared<tcp::resolver>(io_);
     auto socket = std::make_shared<tcp::socket>(io_);

@@ -78,7 +78,9 @@ void Transports::connect(const std::string& url, ConnectHandler done) {
     adapter_for(parsed);
   } catch (const Error& e) {
     asio::post(io_,
-               [done = std::move(done), what = std::string(e.what())] { done(nullptr, what); });
+               [done = std::move(done), what = std::string(e.what())] {
+                 done(nullptr, ConnectError(what, /*is_permanent=*/true));
+               });
     return;
   }
   adapter_for(parsed).connect(parsed, options_, std::move(done));

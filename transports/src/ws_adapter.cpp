@@ -111,7 +111,8 @@ class WsAdapter : public TransportAdapter {
   void connect(const Url& url, const TransportOptions& options, ConnectHandler done) override {
     std::string target = url.to_string();
     if (!url.has_port)
-      return net::fail_connect(io_, std::move(done), "ws: URL needs a port: " + target);
+      return net::fail_connect(io_, std::move(done),
+                               ConnectError("ws: URL needs a port: " + target, true));
     // websocketpp fixes its resolve/connect timeouts at compile time; the whole attempt is
     // bounded here by connect_timeout + handshake_timeout instead.
     auto limit = options.connect_timeout + options.handshake_timeout;

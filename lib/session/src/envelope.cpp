@@ -68,8 +68,9 @@ Bytes Envelope::encode() const {
       w.str(doc_id);
       break;
     case Type::kError:
-      header(1);
+      header(code.empty() ? 1 : 2);
       w.str(error);
+      if (!code.empty()) w.str(code);
       break;
     case Type::kHeartbeat:
       header(0);
@@ -126,8 +127,9 @@ Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
       break;
     case 5:
       e.type = Type::kError;
-      expect(1);
+      if (n != 4) expect(2);
       e.error = std::string(r.str("error", kMaxErrorChars));
+      if (n == 5) e.code = read_id(r, "code");
       break;
     case 6:
       e.type = Type::kHeartbeat;

@@ -22,7 +22,7 @@ struct Envelope {
     kSync = 2,         // fields: doc_id, sync message bytes
     kRequest = 3,      // fields: doc_id  ("start syncing this document with me")
     kUnavailable = 4,  // fields: doc_id  ("I do not have it")
-    kError = 5,        // fields: message (sent before closing on a protocol error)
+    kError = 5,        // fields: message[, code] (sent before closing on a protocol error)
     kHeartbeat = 6,    // no fields: keeps seq moving so a lost last frame shows up
   };
 
@@ -34,6 +34,11 @@ struct Envelope {
   std::string doc_id;
   Bytes payload;  // kSync: the encoded SyncMessage
   std::string error;
+  // kError: what kind of refusal, for the peer's retry decision; empty: unspecified.
+  // kErrorUnauthorized and kErrorVersion tell a dialling peer that retrying cannot help.
+  std::string code;
+  static constexpr const char* kErrorUnauthorized = "unauthorized";
+  static constexpr const char* kErrorVersion = "version";
 
   Bytes encode() const;
   // encode(), built in the payload's own buffer (the header moved in front of it), so a

@@ -58,12 +58,12 @@ SessionConfig session_config(const RepoOptions& options) {
 
 PeerSession::PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
                          std::shared_ptr<Connection> connection, std::string address,
-                         std::string dialled_url, std::string expected_peer_id)
+                         std::string dialled_url, ConnectOptions dial)
     : repo_(repo),
       log_(repo.lock()->log),
       host_(std::make_unique<Host>(repo)),
       machine_(
-          *host_, repo.lock()->policy_for(expected_peer_id, address, !dialled_url.empty()),
+          *host_, repo.lock()->policy_for(dial, address, !dialled_url.empty()),
           session_config(repo.lock()->options),
           std::make_unique<EnvelopeDialect>(repo.lock()->options.sync_limits.max_message_bytes)),
       connection_(std::move(connection)),

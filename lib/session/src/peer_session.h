@@ -19,7 +19,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
   PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
               std::shared_ptr<Connection> connection, std::string address, std::string dialled_url,
-              std::string expected_peer_id);
+              ConnectOptions dial);
   ~PeerSession();
 
   void start();
@@ -29,6 +29,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void close(const CloseReason& reason);
 
   bool ready() const { return machine_.ready(); }
+  bool refused_permanently() const { return machine_.refused_permanently(); }
   const std::string& peer_id() const { return machine_.peer_id(); }
   const std::string& dialled_url() const { return dialled_url_; }
   const PeerStats& stats() const { return machine_.stats(); }

@@ -133,11 +133,12 @@ SharePolicy share_with_dialled_peers() {
   return [](const SharePeer& peer, const std::string&) { return peer.dialled; };
 }
 
-SessionPolicy RepoImpl::policy_for(std::string expected_peer_id, std::string address,
+SessionPolicy RepoImpl::policy_for(const ConnectOptions& dial, std::string address,
                                    bool dialled) const {
   SessionPolicy policy;
   policy.local_peer_id = options.peer_id;
-  policy.expected_peer_id = std::move(expected_peer_id);
+  policy.expected_peer_id = dial.expected_peer_id;
+  policy.token = dial.token;
   policy.accept_unknown_documents = options.accept_unknown_documents;
   if (!options.share_policy && !dialled) return policy;  // the default offers these nothing
   SharePolicy share = options.share_policy ? options.share_policy : share_with_dialled_peers();
@@ -203,22 +204,22 @@ void RepoImpl::push() {
 }
 
 void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string address,
-                           std::string dialled_url, std::string expected_peer_id) {
+                           std::string dialled_url, ConnectOptions dial) {
   if (shutting_down) {
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
   }
   auto session =
       std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
-                                    std::move(dialled_url), std::move(expected_peer_id));
+                                    std::move(dialled_url), std::move(dial));
   sessions.insert(session);
   session->start();
 }
 
 void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
   if (auto it = dialers.find(session->dialled_url()); it != dialers.end()) {
-    it->second->backoff = options.reconnect.initial;
     it->second->connected = true;
+    it->second->connected_at = std::chrono::steady_clock::now();
   }
   emit({PeerEvent::Kind::kConnected, session->peer_id(), session->stats().address, ""});
 }
@@ -238,11 +239,18 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
   }
   auto it = dialers.find(session->dialled_url());
   if (it != dialers.end() && it->second->active && !shutting_down) {
-    it->second->connected = false;
+    auto& dialer = it->second;
+    dialer->connected = false;
+    bool permanent = session->refused_permanently();
     if (!session->ready()) {
-      emit({PeerEvent::Kind::kConnectFailed, "", it->first, reason.to_string()});
+      emit({PeerEvent::Kind::kConnectFailed, "", it->first, reason.to_string(), permanent});
+    } else if (std::chrono::steady_clock::now() - dialer->connected_at >=
+               options.reconnect.max) {
+      // A connection that stayed up this long was healthy: what ends it now is news.
+      dialer->backoff = options.reconnect.initial;
+      dialer->last_failure.clear();
     }
-    retry_later(it->second);
+    retry_later(dialer, reason.to_string(), permanent);
   }
 }
 
@@ -250,7 +258,7 @@ void RepoImpl::dial(const std::string& url) {
   auto it = dialers.find(url);
   if (it == dialers.end() || !it->second->active || shutting_down) return;
   std::weak_ptr<RepoImpl> weak = weak_from_this();
-  transports.connect(url, [weak, url](std::shared_ptr<Connection> connection, std::string error) {
+  transports.connect(url, [weak, url](std::shared_ptr<Connection> connection, ConnectError error) {
     auto self = weak.lock();
     if (!self) {
       if (connection) connection->close({CloseReason::Code::kShutdown, "repo gone"});
@@ -262,16 +270,29 @@ void RepoImpl::dial(const std::string& url) {
       return;
     }
     if (!connection) {
-      self->log->warn("connect {}: {}", log_text(url), log_text(error));
-      self->emit({PeerEvent::Kind::kConnectFailed, "", url, error});
-      self->retry_later(it->second);
+      self->log->warn("connect {}: {}", log_text(url), log_text(error.message));
+      self->emit({PeerEvent::Kind::kConnectFailed, "", url, error.message, error.permanent});
+      self->retry_later(it->second, error.message, error.permanent);
       return;
     }
-    self->add_session(std::move(connection), url, url, it->second->expected_peer_id);
+    self->add_session(std::move(connection), url, url, it->second->options);
   });
 }
 
-void RepoImpl::retry_later(const std::shared_ptr<Dialer>& dialer) {
+void RepoImpl::retry_later(const std::shared_ptr<Dialer>& dialer, const std::string& reason,
+                           bool permanent) {
+  if (permanent) {
+    dialer->active = false;
+    log->warn("connect {}: giving up, this cannot succeed by retrying: {}", log_text(dialer->url),
+              log_text(reason));
+    return;
+  }
+  // A new reason starts the backoff again; the same one repeating keeps it growing, however
+  // far each attempt got (an error after the hello included).
+  if (reason != dialer->last_failure) {
+    dialer->backoff = options.reconnect.initial;
+    dialer->last_failure = reason;
+  }
   auto delay = dialer->backoff;
   dialer->backoff =
       std::min(options.reconnect.max,
@@ -366,11 +387,15 @@ std::string Repo::listen(const std::string& url) {
 }
 
 void Repo::connect(const std::string& url, std::string expected_peer_id) {
+  connect(url, ConnectOptions{std::move(expected_peer_id), ""});
+}
+
+void Repo::connect(const std::string& url, ConnectOptions options) {
   auto& dialer = impl_->dialers[url];
   if (dialer && dialer->active) return;
   dialer = std::make_shared<RepoImpl::Dialer>();
   dialer->url = url;
-  dialer->expected_peer_id = std::move(expected_peer_id);
+  dialer->options = std::move(options);
   dialer->backoff = impl_->options.reconnect.initial;
   dialer->timer = std::make_unique<asio::steady_timer>(impl_->io);
   impl_->dial(url);

@@ -56,7 +56,7 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   std::vector<std::shared_ptr<PeerSession>> sharers_of(const std::string& doc_id) const;
 
   void add_session(std::shared_ptr<Connection> connection, std::string address,
-                   std::string dialled_url, std::string expected_peer_id = "");
+                   std::string dialled_url, ConnectOptions dial = {});
   void dial(const std::string& url);
   void schedule_push(const std::string& doc_id);
   // Offers the document to every ready session the policy lets see it.
@@ -64,7 +64,7 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   void shutdown();
   void emit(const PeerEvent& event) { peer_listeners.notify(event); }
   // The policy of one session: `dialled` when this repo dialled it.
-  SessionPolicy policy_for(std::string expected_peer_id, std::string address, bool dialled) const;
+  SessionPolicy policy_for(const ConnectOptions& dial, std::string address, bool dialled) const;
 
   asio::io_context& io;
   Transports& transports;
@@ -78,8 +78,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
 
   struct Dialer {
     std::string url;
-    std::string expected_peer_id;  // empty: any
+    ConnectOptions options;
     std::chrono::milliseconds backoff;
+    std::string last_failure;  // the reason of the last failure; the backoff grows while it repeats
+    std::chrono::steady_clock::time_point connected_at;
     std::unique_ptr<asio::steady_timer> timer;
     bool active = true;
     bool connected = false;
@@ -99,7 +101,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   // throws, keeping them for the next store when they are already in the graph (`applied`).
   void store(Document& doc, const std::string& doc_id, std::vector<Change> changes, bool applied);
   void push();
-  void retry_later(const std::shared_ptr<Dialer>& dialer);
+  // Schedules the next dial after a failure for `reason`, or stops dialling when it is
+  // permanent (an event with `final` set says so).
+  void retry_later(const std::shared_ptr<Dialer>& dialer, const std::string& reason,
+                   bool permanent);
 };
 
 }  // namespace dagsync

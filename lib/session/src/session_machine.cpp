@@ -85,12 +85,14 @@ void SessionMachine::fail(const std::string& problem) {
   close_with_error(problem, "the peer could not store what it received; try again later");
 }
 
-void SessionMachine::close_with_error(const std::string& problem, const std::string& told) {
+void SessionMachine::close_with_error(const std::string& problem, const std::string& told,
+                                      const std::string& code) {
   if (closed_) return;
   log(Level::kWarn, problem + "; closing the connection");
   Envelope error;
   error.type = Envelope::Type::kError;
   error.error = told.substr(0, Envelope::kMaxErrorChars);
+  error.code = code;
   send(std::move(error));
   finish({CloseReason::Code::kProtocol, problem}, true);
 }
@@ -141,6 +143,13 @@ void SessionMachine::receive_frame(ByteView frame, SessionClock::time_point /*no
 
 void SessionMachine::handle(Envelope message) {
   if (message.type == Envelope::Type::kHello) return handle_hello(message);
+  if (message.type == Envelope::Type::kError) {
+    // Before the hello too: that is where a peer refuses us, and why matters to our retries.
+    if (message.code == Envelope::kErrorUnauthorized || message.code == Envelope::kErrorVersion)
+      refused_permanently_ = true;
+    log(Level::kWarn, "peer reported an error: " + message.error);
+    return finish({CloseReason::Code::kProtocol, "peer reported: " + message.error}, true);
+  }
   if (!hello_received_) {
     return protocol_error(std::string("expected hello, got ") + to_string(message.type));
   }
@@ -152,9 +161,7 @@ void SessionMachine::handle(Envelope message) {
     case Envelope::Type::kUnavailable:
       outputs_.push_back(session_output::Unavailable{message.doc_id});
       return;
-    case Envelope::Type::kError:
-      log(Level::kWarn, "peer reported an error: " + message.error);
-      return finish({CloseReason::Code::kProtocol, "peer reported: " + message.error}, true);
+    case Envelope::Type::kError:  // handled above
     case Envelope::Type::kHeartbeat:
     case Envelope::Type::kHello:
       return;
@@ -164,8 +171,11 @@ void SessionMachine::handle(Envelope message) {
 void SessionMachine::handle_hello(const Envelope& hello) {
   if (hello_received_) return protocol_error("second hello");
   if (hello.protocol_version != Repo::kProtocolVersion) {
-    return protocol_error("unsupported protocol version " + std::to_string(hello.protocol_version) +
-                          " (this peer speaks " + std::to_string(Repo::kProtocolVersion) + ")");
+    refused_permanently_ = true;
+    std::string problem = "unsupported protocol version " +
+                          std::to_string(hello.protocol_version) + " (this peer speaks " +
+                          std::to_string(Repo::kProtocolVersion) + ")";
+    return close_with_error(problem, problem, Envelope::kErrorVersion);
   }
   if (auto refusal = policy_.refuse_hello(hello.peer_id)) return protocol_error(*refusal);
   hello_received_ = true;

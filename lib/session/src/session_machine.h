@@ -109,6 +109,9 @@ class SessionMachine {
   std::optional<SessionClock::time_point> next_deadline() const;
 
   bool ready() const { return hello_received_; }
+  // Whether the session ended on an error that retrying cannot heal: the peer refused our
+  // hello as unauthorized or of another protocol version, or we refused its version.
+  bool refused_permanently() const { return refused_permanently_; }
   bool closed() const { return closed_; }
   const std::string& peer_id() const { return stats_.peer_id; }
   const PeerStats& stats() const { return stats_; }
@@ -136,7 +139,8 @@ class SessionMachine {
   void send_doc_message(Envelope::Type type, const std::string& doc_id);
   void protocol_error(const std::string& problem);
   // Tells the peer `told` in an error envelope, logs `problem` and closes with it.
-  void close_with_error(const std::string& problem, const std::string& told);
+  void close_with_error(const std::string& problem, const std::string& told,
+                        const std::string& code = "");
   void finish(const CloseReason& reason, bool emit_close);
   DocState& state_for(const std::string& doc_id);
   void share(const std::string& doc_id);
@@ -149,6 +153,7 @@ class SessionMachine {
   bool started_ = false;
   bool hello_received_ = false;
   bool closed_ = false;
+  bool refused_permanently_ = false;
   std::optional<SessionClock::time_point> hello_deadline_;
   std::optional<SessionClock::time_point> next_heartbeat_;
   std::map<std::string, DocState> states_;

@@ -17,6 +17,7 @@ namespace dagsync {
 struct SessionPolicy {
   std::string local_peer_id;
   std::string expected_peer_id;  // empty: any peer
+  std::string token;             // sent in our hello (a dialled connection's credentials)
   // Whether a document is offered to the peer unasked; empty: never.
   std::function<bool(const std::string& peer_id, const std::string& doc_id)> share;
   bool accept_unknown_documents = true;

@@ -52,6 +52,16 @@ struct TransportOptions {
   std::chrono::milliseconds keepalive_interval{0};      // WebSocket ping; 0: off
 };
 
+// Identity a transport carries below the session protocol. A session-level token travels in
+// the hello instead (docs/security.md); these are the ones a browser or TLS can provide.
+struct PeerCredentials {
+  bool tls = false;              // the connection is encrypted
+  std::string bearer_token;      // WebSocket upgrade: "Authorization: Bearer <token>"
+  std::string query_token;       // WebSocket upgrade: "?token=<token>" on the request URL
+  std::string client_cert_subject;  // TLS: the verified client certificate's subject
+  std::string client_cert_sha256;   // TLS: SHA-256 of its DER encoding, lowercase hex
+};
+
 class Connection {
  public:
   using FrameHandler = std::function<void(Bytes frame)>;
@@ -70,6 +80,9 @@ class Connection {
   virtual std::size_t queued_bytes() const = 0;
   // For logs: scheme and remote address.
   virtual std::string description() const = 0;
+  // What the transport learned of the peer's identity, for the application's authenticator.
+  // Fixed once the connection was handed out; empty where the transport has none.
+  virtual PeerCredentials credentials() const { return {}; }
 };
 
 class Listener {
@@ -82,8 +95,23 @@ class Listener {
   virtual void close() = 0;
 };
 
-// Called once: a connection, or null and an error message.
+// Why dialling failed. `permanent`: dialling the same URL again cannot succeed (a malformed
+// URL, an unknown scheme, the upgrade refused with an HTTP 4xx, a peer speaking another
+// protocol, a certificate that does not verify); otherwise the failure may heal (refused,
+// reset, timed out) and is worth retrying. Converts from text for transient errors.
+struct ConnectError {
+  std::string message;
+  bool permanent = false;
+
+  ConnectError() = default;
+  ConnectError(std::string text, bool is_permanent = false)  // NOLINT: implicit on purpose
+      : message(std::move(text)), permanent(is_permanent) {}
+  ConnectError(const char* text) : message(text) {}  // NOLINT: implicit on purpose
+  bool empty() const { return message.empty(); }
+};
+
+// Called once: a connection (and an empty error), or null and why.
 using ConnectHandler =
-    std::function<void(std::shared_ptr<Connection> connection, std::string error)>;
+    std::function<void(std::shared_ptr<Connection> connection, ConnectError error)>;
 
 }  // namespace dagsync

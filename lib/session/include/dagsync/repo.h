@@ -52,6 +52,9 @@ namespace dagsync {
 class Transports;
 class RepoImpl;
 
+// Delays between dial attempts: `initial`, growing by `factor` up to `max` while failures
+// repeat with the same reason. It starts again from `initial` when the reason changes or
+// after a connection that stayed up for at least `max`.
 struct ReconnectPolicy {
   std::chrono::milliseconds initial{100};
   std::chrono::milliseconds max{10'000};
@@ -120,6 +123,15 @@ struct PeerEvent {
   std::string peer_id;  // empty before the hello
   std::string address;  // the URL dialled, or the transport's description
   std::string detail;   // close reason, connect error, or the unavailable document
+  // kConnectFailed, kDisconnected: the Repo stopped dialling this URL, because the error
+  // cannot heal by retrying (detail says why; see ConnectError). Otherwise it retries.
+  bool final = false;
+};
+
+// How to dial a peer (Repo::connect).
+struct ConnectOptions {
+  std::string expected_peer_id;  // empty: any; a hello from another peer is refused
+  std::string token;             // sent in our hello, for the peer's authenticator
 };
 
 struct PeerStats {
@@ -157,7 +169,12 @@ class Repo {
 
   // Network. listen() returns the URL peers can dial (with the chosen port).
   std::string listen(const std::string& url);
-  // With `expected_peer_id`, a hello from any other peer is refused (error, close, retry).
+  // Dials `url` and keeps the connection up: a transient failure (refused, reset, timed out,
+  // dropped) is retried with exponential backoff that keeps growing while the same error
+  // repeats; a permanent one (ConnectError::permanent, or the peer refusing our hello as
+  // unauthorized or of another protocol version) stops dialling, reported as a PeerEvent
+  // with `final` set. With `expected_peer_id`, a hello from any other peer is refused.
+  void connect(const std::string& url, ConnectOptions options);
   void connect(const std::string& url, std::string expected_peer_id = "");
   void disconnect(const std::string& url);
   void accept(std::shared_ptr<Connection> connection, std::string address = "");
