@@ -11,7 +11,7 @@ using namespace dagsync;
 using namespace dagsync::test;
 
 TEST_CASE("envelope: every type round trips through its encoding") {
-  std::vector<Envelope> all(6);
+  std::vector<Envelope> all(9);
   all[0].type = Envelope::Type::kHello;
   all[0].protocol_version = 1;
   all[0].peer_id = "peer";
@@ -26,6 +26,13 @@ TEST_CASE("envelope: every type round trips through its encoding") {
   all[4].type = Envelope::Type::kError;
   all[4].error = "something went wrong";
   all[5].type = Envelope::Type::kHeartbeat;
+  all[6] = all[0];
+  all[6].token = "a token";  // the optional fourth hello field
+  all[7].type = Envelope::Type::kError;
+  all[7].error = "unauthorized";
+  all[7].code = Envelope::kErrorUnauthorized;  // the optional second error field
+  all[8].type = Envelope::Type::kReadOnly;
+  all[8].doc_id = "read me";
   for (std::size_t i = 0; i < all.size(); ++i) {
     all[i].seq = 1000 + i;
     const Envelope& e = all[i];
@@ -40,6 +47,8 @@ TEST_CASE("envelope: every type round trips through its encoding") {
     CHECK(back.doc_id == e.doc_id);
     CHECK(back.payload == e.payload);
     CHECK(back.error == e.error);
+    CHECK(back.token == e.token);
+    CHECK(back.code == e.code);
     CHECK(back.encode() == bytes);
   }
 }
@@ -59,4 +68,20 @@ TEST_CASE("envelope: a sync frame built in the payload's buffer equals the encod
     Envelope back = Envelope::decode(frame, 1u << 20);
     CHECK(back.payload == Bytes(size, 0x5a));
   }
+}
+
+TEST_CASE("envelope: optional fields are refused when present but empty or oversized") {
+  Envelope hello;
+  hello.type = Envelope::Type::kHello;
+  hello.protocol_version = 1;
+  hello.peer_id = "peer";
+  hello.token = std::string(Envelope::kMaxTokenChars + 1, 't');
+  CHECK_THROWS_WITH_AS(Envelope::decode(hello.encode(), 1024), doctest::Contains("token"),
+                       DecodeError);
+  Envelope error;
+  error.type = Envelope::Type::kError;
+  error.error = "x";
+  error.code = std::string(Envelope::kMaxIdChars + 1, 'c');
+  CHECK_THROWS_WITH_AS(Envelope::decode(error.encode(), 1024), doctest::Contains("code"),
+                       DecodeError);
 }

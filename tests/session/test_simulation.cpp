@@ -74,6 +74,10 @@ class CrashableStorage : public Storage {
                        ByteView state) override {
     if (!dead) inner_->save_sync_state(doc_id, peer_id, state);
   }
+  std::string claim(const std::string& kind, const std::string& key,
+                    const std::string& principal) override {
+    return dead ? principal : inner_->claim(kind, key, principal);
+  }
 
  private:
   std::shared_ptr<Storage> inner_;

@@ -53,6 +53,7 @@ struct Spy : Connection {
   bool is_open() const override { return inner->is_open(); }
   std::size_t queued_bytes() const override { return inner->queued_bytes(); }
   std::string description() const override { return inner->description(); }
+  PeerCredentials credentials() const override { return inner->credentials(); }
 };
 
 // A RawPeer connected to the Arena's server, with the server's side of its connection.

@@ -19,6 +19,8 @@ const char* to_string(Envelope::Type type) {
       return "error";
     case Envelope::Type::kHeartbeat:
       return "heartbeat";
+    case Envelope::Type::kReadOnly:
+      return "read-only";
   }
   return "unknown";
 }
@@ -51,11 +53,12 @@ Bytes Envelope::encode() const {
   };
   switch (type) {
     case Type::kHello:
-      header(3);
+      header(token.empty() ? 3 : 4);
       w.uint(protocol_version);
       w.str(peer_id);
       w.array(static_cast<std::uint32_t>(capabilities.size()));
       for (const auto& c : capabilities) w.str(c);
+      if (!token.empty()) w.str(token);
       break;
     case Type::kSync:
       header(2);
@@ -64,6 +67,7 @@ Bytes Envelope::encode() const {
       break;
     case Type::kRequest:
     case Type::kUnavailable:
+    case Type::kReadOnly:
       header(1);
       w.str(doc_id);
       break;
@@ -90,7 +94,7 @@ std::string read_id(MsgpackReader& r, std::string_view field) {
 
 Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
   MsgpackReader r(bytes, "envelope");
-  std::uint32_t n = r.versioned_array(kVersion, 3, 6, "envelope version");
+  std::uint32_t n = r.versioned_array(kVersion, 3, 7, "envelope version");
   Envelope e;
   std::uint64_t type = r.uint("type");
   e.seq = r.uint("seq");
@@ -103,11 +107,16 @@ Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
   switch (type) {
     case 1:
       e.type = Type::kHello;
-      expect(3);
+      if (n != 7) expect(3);
       e.protocol_version = r.uint("protocol_version");
       e.peer_id = read_id(r, "peer_id");
       for (std::uint32_t i = 0, k = r.array("capabilities", kMaxCapabilities); i < k; ++i) {
         e.capabilities.push_back(read_id(r, "capability"));
+      }
+      if (n == 7) {
+        std::string_view token = r.str("token", kMaxTokenChars);
+        if (token.empty()) r.fail("token", "must not be empty when present");
+        e.token = std::string(token);
       }
       break;
     case 2:
@@ -121,7 +130,8 @@ Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
       break;
     case 3:
     case 4:
-      e.type = type == 3 ? Type::kRequest : Type::kUnavailable;
+    case 7:
+      e.type = type == 3 ? Type::kRequest : type == 4 ? Type::kUnavailable : Type::kReadOnly;
       expect(1);
       e.doc_id = read_id(r, "doc_id");
       break;

@@ -18,12 +18,13 @@ struct Envelope {
   static constexpr std::size_t kMaxErrorChars = 1024;
 
   enum class Type : std::uint8_t {
-    kHello = 1,        // fields: protocol_version, peer_id, capabilities
+    kHello = 1,        // fields: protocol_version, peer_id, capabilities[, token]
     kSync = 2,         // fields: doc_id, sync message bytes
     kRequest = 3,      // fields: doc_id  ("start syncing this document with me")
     kUnavailable = 4,  // fields: doc_id  ("I do not have it")
     kError = 5,        // fields: message[, code] (sent before closing on a protocol error)
     kHeartbeat = 6,    // no fields: keeps seq moving so a lost last frame shows up
+    kReadOnly = 7,     // fields: doc_id  ("you may only read it: your changes are ignored")
   };
 
   Type type = Type::kHeartbeat;
@@ -31,6 +32,8 @@ struct Envelope {
   std::uint64_t protocol_version = 0;
   std::string peer_id;
   std::vector<std::string> capabilities;
+  std::string token;  // kHello: credentials for the peer's authenticator; empty: none sent
+  static constexpr std::size_t kMaxTokenChars = 4096;
   std::string doc_id;
   Bytes payload;  // kSync: the encoded SyncMessage
   std::string error;

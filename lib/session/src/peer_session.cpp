@@ -39,6 +39,19 @@ class PeerSession::Host : public SessionHost {
     auto repo = repo_.lock();
     return repo ? repo->options.storage->load_sync_state(doc_id, peer_id) : std::nullopt;
   }
+  std::optional<Refusal> admit(const std::string& peer_id, const std::string& principal) override {
+    auto repo = repo_.lock();
+    if (!repo) return Refusal{"repo gone", false};
+    return repo->admit(peer_id, principal);
+  }
+  std::optional<std::string> refuse_creation(const std::string& principal) override {
+    auto repo = repo_.lock();
+    return repo ? repo->refuse_creation(principal) : std::optional<std::string>("repo gone");
+  }
+  bool may_author(const std::string& principal, const ActorId& actor) override {
+    auto repo = repo_.lock();
+    return repo && repo->may_author(principal, actor);
+  }
 
  private:
   std::weak_ptr<RepoImpl> repo_;
@@ -52,7 +65,15 @@ SessionConfig session_config(const RepoOptions& options) {
   config.heartbeat_interval = options.heartbeat_interval;
   config.sync_limits = options.sync_limits;
   config.max_message_bytes = options.max_message_bytes;
+  config.idle_timeout = options.idle_timeout;
+  config.max_pending_changes = options.quotas.max_pending_changes_per_peer;
+  config.max_pending_bytes = options.quotas.max_pending_bytes_per_peer;
   return config;
+}
+
+SessionPolicy policy_with_credentials(SessionPolicy policy, const Connection& connection) {
+  policy.transport = connection.credentials();
+  return policy;
 }
 }  // namespace
 
@@ -63,9 +84,12 @@ PeerSession::PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
       log_(repo.lock()->log),
       host_(std::make_unique<Host>(repo)),
       machine_(
-          *host_, repo.lock()->policy_for(dial, address, !dialled_url.empty()),
+          *host_,
+          policy_with_credentials(repo.lock()->policy_for(dial, address, !dialled_url.empty()),
+                                  *connection),
           session_config(repo.lock()->options),
-          std::make_unique<EnvelopeDialect>(repo.lock()->options.sync_limits.max_message_bytes)),
+          std::make_unique<EnvelopeDialect>(repo.lock()->options.sync_limits.max_message_bytes),
+          !dialled_url.empty()),
       connection_(std::move(connection)),
       dialled_url_(std::move(dialled_url)),
       timer_(io) {

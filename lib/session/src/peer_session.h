@@ -31,6 +31,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   bool ready() const { return machine_.ready(); }
   bool refused_permanently() const { return machine_.refused_permanently(); }
   const std::string& peer_id() const { return machine_.peer_id(); }
+  const std::string& principal() const { return machine_.principal(); }
   const std::string& dialled_url() const { return dialled_url_; }
   const PeerStats& stats() const { return machine_.stats(); }
   bool has_our_changes(const std::string& doc_id) const { return machine_.has_our_changes(doc_id); }

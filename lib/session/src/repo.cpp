@@ -3,11 +3,42 @@
 #include "dagsync/error.h"
 #include "dagsync/logging.h"
 #include "dagsync/memory_storage.h"
+#include "envelope.h"
 #include "log_text.h"
 #include "peer_session.h"
 #include "repo_impl.h"
 
 namespace dagsync {
+
+namespace {
+// The remote host of a transport description ("tcp 1.2.3.4:5678", "ws://[::1]:80/x"):
+// connection quotas count per host, whatever the port.
+std::string remote_host(const std::string& description) {
+  // Descriptions are "<scheme> <host>:<port>" or URLs ("<scheme>://<host>:<port>/...").
+  std::string rest = description;
+  if (auto scheme = rest.find("://"); scheme != std::string::npos) {
+    rest = rest.substr(scheme + 3);
+  } else if (auto space = rest.find(' '); space != std::string::npos) {
+    rest = rest.substr(space + 1);
+  }
+  if (!rest.empty() && rest.front() == '[') {
+    auto end = rest.find(']');
+    return end == std::string::npos ? rest : rest.substr(0, end + 1);
+  }
+  auto colon = rest.find(':');
+  return colon == std::string::npos ? rest.substr(0, rest.find('/')) : rest.substr(0, colon);
+}
+
+// Turns a connection away before a session exists for it: one error frame, then a close.
+void refuse_connection(Connection& connection, const std::string& reason) {
+  connection.start([](Bytes) {}, [](const CloseReason&) {});
+  Envelope error;
+  error.type = Envelope::Type::kError;
+  error.error = reason;
+  connection.send(error.encode());
+  connection.close({CloseReason::Code::kProtocol, reason});
+}
+}  // namespace
 
 RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
     : io(io_context), transports(t), options(std::move(o)), push_timer(io_context) {
@@ -69,6 +100,7 @@ Change RepoImpl::commit(const std::string& doc_id, Bytes payload,
                         std::optional<std::string> message,
                         std::optional<std::int64_t> timestamp_ms) {
   Document& doc = open(doc_id);
+  doc.held_by_application = true;
   // Stored before it is applied, so a storage failure leaves the document unchanged.
   Change change = doc.graph.next_change(std::move(payload), std::move(message), timestamp_ms);
   store(doc, doc_id, {change}, /*applied=*/false);
@@ -139,6 +171,14 @@ SessionPolicy RepoImpl::policy_for(const ConnectOptions& dial, std::string addre
   policy.local_peer_id = options.peer_id;
   policy.expected_peer_id = dial.expected_peer_id;
   policy.token = dial.token;
+  policy.address = address;
+  if (!dialled) {
+    // Access control guards what peers that connect to us may do; a peer we dialled is one
+    // we chose (our server), checked by its expected peer id instead.
+    policy.authenticate = options.authenticate;
+    policy.access = options.access;
+    policy.may_create = options.may_create;
+  }
   policy.accept_unknown_documents = options.accept_unknown_documents;
   if (!options.share_policy && !dialled) return policy;  // the default offers these nothing
   SharePolicy share = options.share_policy ? options.share_policy : share_with_dialled_peers();
@@ -209,10 +249,34 @@ void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string a
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
   }
+  // Connection quotas are checked before anything is allocated for the peer; a dialled
+  // connection is ours and not counted.
+  std::string remote;
+  if (dialled_url.empty()) {
+    remote = remote_host(connection->description());
+    const Quotas& q = options.quotas;
+    std::string refusal;
+    if (q.max_connections && sessions.size() >= q.max_connections) {
+      refusal = "too many connections (" + std::to_string(q.max_connections) + ")";
+    } else if (q.max_connections_per_address &&
+               address_connections[remote] >= q.max_connections_per_address) {
+      refusal = "too many connections from " + remote + " (" +
+                std::to_string(q.max_connections_per_address) + ")";
+    }
+    if (!refusal.empty()) {
+      if (address_connections[remote] == 0) address_connections.erase(remote);
+      refuse_connection(*connection, refusal);
+      return;
+    }
+  }
   auto session =
       std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
                                     std::move(dialled_url), std::move(dial));
   sessions.insert(session);
+  if (!remote.empty()) {
+    ++address_connections[remote];
+    counted_address[session.get()] = remote;
+  }
   session->start();
 }
 
@@ -227,13 +291,36 @@ void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
 void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
                               const CloseReason& reason) {
   sessions.erase(session);
-  for (const auto& doc_id : session->shared_documents()) {
-    auto it = sharers.find(doc_id);
-    if (it == sharers.end()) continue;
-    it->second.erase(session.get());
-    if (it->second.empty()) sharers.erase(it);
+  if (auto it = counted_address.find(session.get()); it != counted_address.end()) {
+    if (--address_connections[it->second] == 0) address_connections.erase(it->second);
+    counted_address.erase(it);
   }
   if (session->ready()) {
+    auto it = principal_connections.find(session->principal());
+    if (it != principal_connections.end() && --it->second == 0) principal_connections.erase(it);
+  }
+  for (const auto& doc_id : session->shared_documents()) {
+    auto it = sharers.find(doc_id);
+    if (it != sharers.end()) {
+      it->second.erase(session.get());
+      if (it->second.empty()) sharers.erase(it);
+    }
+    if (sharers.count(doc_id)) continue;
+    // Nobody else shares it: what this peer left parked on missing deps can never be
+    // completed by it, and a document it only named (nothing applied, not the
+    // application's) goes too, so an invented document costs nothing once the peer left.
+    Document* doc = find(doc_id);
+    if (!doc) continue;
+    if (std::size_t dropped = doc->graph.drop_pending()) {
+      log->info("document {}: dropped {} changes {} left waiting for deps", log_text(doc_id),
+                dropped, log_text(session->peer_id()));
+    }
+    if (doc->graph.size() == 0 && !doc->held_by_application) discard(doc_id);
+  }
+  // A peer that refused our hello (it says hello first, then judges ours) did not let us
+  // connect, whatever came before.
+  bool refused = session->refused_permanently() && !session->dialled_url().empty();
+  if (session->ready() && !refused) {
     emit({PeerEvent::Kind::kDisconnected, session->peer_id(), session->stats().address,
           reason.to_string()});
   }
@@ -242,16 +329,54 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
     auto& dialer = it->second;
     dialer->connected = false;
     bool permanent = session->refused_permanently();
-    if (!session->ready()) {
-      emit({PeerEvent::Kind::kConnectFailed, "", it->first, reason.to_string(), permanent});
-    } else if (std::chrono::steady_clock::now() - dialer->connected_at >=
-               options.reconnect.max) {
+    if (!session->ready() || refused) {
+      emit({PeerEvent::Kind::kConnectFailed, session->peer_id(), it->first, reason.to_string(),
+            permanent});
+    } else if (std::chrono::steady_clock::now() - dialer->connected_at >= options.reconnect.max) {
       // A connection that stayed up this long was healthy: what ends it now is news.
       dialer->backoff = options.reconnect.initial;
       dialer->last_failure.clear();
     }
     retry_later(dialer, reason.to_string(), permanent);
   }
+}
+
+std::optional<SessionHost::Refusal> RepoImpl::admit(const std::string& peer_id,
+                                                    const std::string& principal) {
+  const Quotas& q = options.quotas;
+  if (q.max_connections_per_principal &&
+      principal_connections[principal] >= q.max_connections_per_principal) {
+    return SessionHost::Refusal{"too many connections for " + principal + " (" +
+                                    std::to_string(q.max_connections_per_principal) + ")",
+                                false};
+  }
+  // A peer id names its sync states: once a principal used it, no other may.
+  if (options.authenticate) {
+    auto& owner = owners[{"peer", peer_id}];
+    if (owner.empty()) owner = options.storage->claim("peer", peer_id, principal);
+    if (owner != principal) {
+      return SessionHost::Refusal{"peer id " + peer_id + " belongs to another principal", true};
+    }
+  }
+  ++principal_connections[principal];
+  return std::nullopt;
+}
+
+std::optional<std::string> RepoImpl::refuse_creation(const std::string& principal) {
+  std::size_t limit = options.quotas.max_documents_created_per_principal;
+  std::size_t& created = documents_created[principal];
+  if (limit && created >= limit) {
+    return "it created " + std::to_string(created) + " documents (limit " + std::to_string(limit) +
+           ")";
+  }
+  ++created;
+  return std::nullopt;
+}
+
+bool RepoImpl::may_author(const std::string& principal, const ActorId& actor) {
+  auto& owner = owners[{"actor", actor.hex()}];
+  if (owner.empty()) owner = options.storage->claim("actor", actor.hex(), principal);
+  return owner == principal;
 }
 
 void RepoImpl::dial(const std::string& url) {
@@ -343,12 +468,14 @@ spdlog::logger& Repo::logger() {
 ChangeGraph& Repo::open(const std::string& doc_id) {
   bool existed = impl_->find(doc_id) != nullptr;
   auto& doc = impl_->open(doc_id);
+  doc.held_by_application = true;
   if (!existed) impl_->announce(doc_id);
   return doc.graph;
 }
 
 ChangeGraph* Repo::find(const std::string& doc_id) {
   auto* doc = impl_->find(doc_id);
+  if (doc) doc->held_by_application = true;
   return doc ? &doc->graph : nullptr;
 }
 
@@ -367,7 +494,7 @@ Change Repo::commit(const std::string& doc_id, Bytes payload, std::optional<std:
 }
 
 void Repo::request(const std::string& doc_id) {
-  impl_->open(doc_id);
+  impl_->open(doc_id).held_by_application = true;
   for (const auto& session : impl_->sessions) session->request(doc_id);
 }
 

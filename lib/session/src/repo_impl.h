@@ -13,6 +13,7 @@
 #include "dagsync/repo.h"
 #include "dagsync/storage.h"
 #include "dagsync/transports.h"
+#include "session_host.h"
 #include "session_policy.h"
 
 namespace dagsync {
@@ -31,6 +32,8 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
     std::optional<ChangeHash> stored_ahead;
     // Applied in memory but not stored (a failed store); stored first with the next append.
     std::vector<Change> unstored;
+    // The application holds a reference to it (open, find, commit, request): never discarded.
+    bool held_by_application = false;
   };
 
   // Loads the document from storage if needed. Throws dagsync::Error for a bad id or a
@@ -45,6 +48,11 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   // storage fails; the session then closes) and tells the application.
   void session_ready(const std::shared_ptr<PeerSession>& session);
   void session_closed(const std::shared_ptr<PeerSession>& session, const CloseReason& reason);
+  // Access control and quotas (access.h), asked by sessions through their SessionHost.
+  std::optional<SessionHost::Refusal> admit(const std::string& peer_id,
+                                            const std::string& principal);
+  std::optional<std::string> refuse_creation(const std::string& principal);
+  bool may_author(const std::string& principal, const ActorId& actor);
   void remote_applied(const std::string& doc_id, const std::string& peer_id,
                       const std::vector<ChangeHash>& applied);
   void save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states);
@@ -75,6 +83,14 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   std::map<std::string, std::set<PeerSession*>> sharers;
   std::vector<std::unique_ptr<Listener>> listeners;
   bool shutting_down = false;
+
+  // Connections per remote address (accepted ones) and per principal (after the hello).
+  std::map<std::string, std::size_t> address_connections;
+  std::map<const PeerSession*, std::string> counted_address;
+  std::map<std::string, std::size_t> principal_connections;
+  std::map<std::string, std::size_t> documents_created;  // per principal, while running
+  // Owners of actor and peer ids, as recorded in storage (Storage::claim), cached.
+  std::map<std::pair<std::string, std::string>, std::string> owners;
 
   struct Dialer {
     std::string url;

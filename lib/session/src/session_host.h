@@ -29,6 +29,29 @@ class SessionHost {
   virtual std::vector<std::string> document_ids() const = 0;
   virtual std::optional<Bytes> load_sync_state(const std::string& doc_id,
                                                const std::string& peer_id) = 0;
+
+  // Access control (access.h). The defaults admit everyone and check nothing, for hosts
+  // without it (tests).
+  struct Refusal {
+    std::string reason;
+    bool permanent = false;  // retrying cannot help: the dialling peer should stop
+  };
+  // Admits the peer `peer_id` acting as `principal` once its hello was authenticated, or says
+  // why not (its peer id belongs to another principal; a connection quota). The Repo undoes
+  // an admission when the session ends.
+  virtual std::optional<Refusal> admit(const std::string& /*peer_id*/,
+                                       const std::string& /*principal*/) {
+    return std::nullopt;
+  }
+  // Whether `principal` may bring a document this repo does not hold (a quota), or why not.
+  virtual std::optional<std::string> refuse_creation(const std::string& /*principal*/) {
+    return std::nullopt;
+  }
+  // Whether `principal` may add new changes under `actor`: true when it owns the actor or,
+  // no one owning it yet, it now does.
+  virtual bool may_author(const std::string& /*principal*/, const ActorId& /*actor*/) {
+    return true;
+  }
 };
 
 }  // namespace dagsync

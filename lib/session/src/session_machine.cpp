@@ -9,11 +9,12 @@ namespace dagsync {
 using Level = session_output::Log::Level;
 
 SessionMachine::SessionMachine(SessionHost& host, SessionPolicy policy, SessionConfig config,
-                               std::unique_ptr<WireDialect> dialect)
+                               std::unique_ptr<WireDialect> dialect, bool dialled)
     : host_(host),
       policy_(std::move(policy)),
       config_(std::move(config)),
-      dialect_(std::move(dialect)) {}
+      dialect_(std::move(dialect)),
+      dialled_(dialled) {}
 
 std::vector<SessionOutput> SessionMachine::take_outputs() {
   std::vector<SessionOutput> out;
@@ -25,6 +26,7 @@ std::optional<SessionClock::time_point> SessionMachine::next_deadline() const {
   if (closed_) return std::nullopt;
   std::optional<SessionClock::time_point> next = next_heartbeat_;
   if (hello_deadline_ && (!next || *hello_deadline_ < *next)) next = hello_deadline_;
+  if (idle_deadline_ && (!next || *idle_deadline_ < *next)) next = idle_deadline_;
   return next;
 }
 
@@ -40,6 +42,7 @@ void SessionMachine::start(SessionClock::time_point now) {
   hello.protocol_version = Repo::kProtocolVersion;
   hello.peer_id = policy_.local_peer_id;
   hello.capabilities = config_.capabilities;
+  hello.token = policy_.token;
   send(std::move(hello));
   if (config_.hello_timeout.count() > 0) hello_deadline_ = now + config_.hello_timeout;
   if (config_.heartbeat_interval.count() > 0) next_heartbeat_ = now + config_.heartbeat_interval;
@@ -50,6 +53,12 @@ void SessionMachine::tick(SessionClock::time_point now) {
   if (hello_deadline_ && now >= *hello_deadline_ && !hello_received_) {
     std::string problem =
         "no hello within " + std::to_string(config_.hello_timeout.count()) + " ms";
+    log(Level::kWarn, problem + "; closing");
+    return finish({CloseReason::Code::kTimeout, problem}, true);
+  }
+  if (idle_deadline_ && now >= *idle_deadline_) {
+    std::string problem =
+        "nothing received for " + std::to_string(config_.idle_timeout.count()) + " ms";
     log(Level::kWarn, problem + "; closing");
     return finish({CloseReason::Code::kTimeout, problem}, true);
   }
@@ -111,6 +120,7 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
   stats_.connected = false;
   hello_deadline_.reset();
   next_heartbeat_.reset();
+  idle_deadline_.reset();
   if (hello_received_) {
     // Only states that learnt something worth keeping: a document merely offered, or one
     // whose shared heads did not move, costs no write.
@@ -125,7 +135,7 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
   log(Level::kInfo, "disconnected (" + reason.to_string() + ")");
 }
 
-void SessionMachine::receive_frame(ByteView frame, SessionClock::time_point /*now*/) {
+void SessionMachine::receive_frame(ByteView frame, SessionClock::time_point now) {
   if (closed_) return;
   ++stats_.frames_received;
   stats_.bytes_received += frame.size();
@@ -135,9 +145,13 @@ void SessionMachine::receive_frame(ByteView frame, SessionClock::time_point /*no
       return protocol_error(decoded.error);
     case DecodedFrame::Kind::kIgnore:
       log(Level::kDebug, "ignoring a repeated frame");
-      return;
+      break;
     case DecodedFrame::Kind::kMessage:
-      return handle(std::move(decoded.message));
+      handle(std::move(decoded.message));
+      break;
+  }
+  if (!closed_ && hello_received_ && config_.idle_timeout.count() > 0) {
+    idle_deadline_ = now + config_.idle_timeout;
   }
 }
 
@@ -161,6 +175,8 @@ void SessionMachine::handle(Envelope message) {
     case Envelope::Type::kUnavailable:
       outputs_.push_back(session_output::Unavailable{message.doc_id});
       return;
+    case Envelope::Type::kReadOnly:
+      return handle_read_only(message);
     case Envelope::Type::kError:  // handled above
     case Envelope::Type::kHeartbeat:
     case Envelope::Type::kHello:
@@ -172,12 +188,23 @@ void SessionMachine::handle_hello(const Envelope& hello) {
   if (hello_received_) return protocol_error("second hello");
   if (hello.protocol_version != Repo::kProtocolVersion) {
     refused_permanently_ = true;
-    std::string problem = "unsupported protocol version " +
-                          std::to_string(hello.protocol_version) + " (this peer speaks " +
-                          std::to_string(Repo::kProtocolVersion) + ")";
+    std::string problem = "unsupported protocol version " + std::to_string(hello.protocol_version) +
+                          " (this peer speaks " + std::to_string(Repo::kProtocolVersion) + ")";
     return close_with_error(problem, problem, Envelope::kErrorVersion);
   }
   if (auto refusal = policy_.refuse_hello(hello.peer_id)) return protocol_error(*refusal);
+  auto principal = policy_.authenticate_hello(hello.peer_id, hello.token);
+  if (!principal || principal->empty()) {
+    // The peer learns only that it was refused: nothing about documents or other peers.
+    return close_with_error("refused peer " + hello.peer_id + ": not authenticated", "unauthorized",
+                            Envelope::kErrorUnauthorized);
+  }
+  if (auto refusal = dialled_ ? std::nullopt : host_.admit(hello.peer_id, *principal)) {
+    return close_with_error(
+        "refused peer " + hello.peer_id + " as " + *principal + ": " + refusal->reason,
+        refusal->reason, refusal->permanent ? Envelope::kErrorUnauthorized : "");
+  }
+  policy_.principal = *principal;
   hello_received_ = true;
   hello_deadline_.reset();
   stats_.peer_id = hello.peer_id;
@@ -192,8 +219,41 @@ void SessionMachine::handle_hello(const Envelope& hello) {
 }
 
 void SessionMachine::handle_request(const Envelope& message) {
-  if (host_.find_document(message.doc_id)) return offer(message.doc_id);
+  // A document the peer may not read is answered exactly as one we do not hold.
+  if (policy_.may_read(message.doc_id) && host_.find_document(message.doc_id)) {
+    return offer(message.doc_id);
+  }
   send_doc_message(Envelope::Type::kUnavailable, message.doc_id);
+}
+
+void SessionMachine::handle_read_only(const Envelope& message) {
+  auto it = states_.find(message.doc_id);
+  if (it == states_.end() || it->second.read_only) return;
+  it->second.read_only = true;
+  log(Level::kInfo,
+      "document " + message.doc_id + ": the peer lets us only read it; our changes stay here");
+}
+
+std::optional<std::string> SessionMachine::refuse_authorship(const ChangeGraph& graph,
+                                                             const std::vector<Change>& changes) {
+  for (const Change& c : changes) {
+    if (graph.has(c.hash()) || graph.is_pending(c.hash())) continue;  // held: relayed is fine
+    // Our own actor's changes come from us alone: one arriving from a peer is forged.
+    if (c.actor() == graph.local_actor()) {
+      return "change " + c.hash().hex() + " claims our own actor " + c.actor().hex();
+    }
+    if (policy_.enforce_authorship() && !host_.may_author(policy_.principal, c.actor())) {
+      return "change " + c.hash().hex() + ": actor " + c.actor().hex() +
+             " belongs to another principal than " + policy_.principal;
+    }
+  }
+  return std::nullopt;
+}
+
+void SessionMachine::refuse_document(const std::string& doc_id, const std::string& problem) {
+  if (!dialled_) return protocol_error(problem);
+  log(Level::kWarn, problem + "; no longer syncing this document with the peer");
+  state_for(doc_id).refused = true;
 }
 
 void SessionMachine::handle_sync(const Envelope& envelope) {
@@ -204,29 +264,73 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
   } catch (const DecodeError& e) {
     return protocol_error("document " + doc_id + ": bad sync message: " + e.what());
   }
-  ChangeGraph* graph = host_.find_document(doc_id);
+  // A document the peer may not read is answered exactly as one we do not hold and will
+  // not create: no existence leak.
+  Access access = policy_.access_to(doc_id);
+  ChangeGraph* graph = access == Access::kNone ? nullptr : host_.find_document(doc_id);
   bool created = false;
   if (!graph) {
     if (!policy_.creates(stats_.peer_id, doc_id)) {
+      return send_doc_message(Envelope::Type::kUnavailable, doc_id);
+    }
+    if (auto refusal = host_.refuse_creation(policy_.principal)) {
+      // Logged once per session: a peer naming documents by the thousand cannot flood the log.
+      if (!logged_creation_refusal_) {
+        logged_creation_refusal_ = true;
+        log(Level::kWarn, "document " + doc_id + ": not created for " + policy_.principal + ": " +
+                              *refusal + " (further refusals are not logged)");
+      }
       return send_doc_message(Envelope::Type::kUnavailable, doc_id);
     }
     graph = &host_.create_document(doc_id);
     created = true;
   }
   DocState& doc = state_for(doc_id);
+  if (doc.refused) return;
+  bool read_only = access == Access::kRead;
+  auto discard_created = [&] {
+    if (!created) return;
+    // A refused message leaves nothing behind, not even an empty document.
+    states_.erase(doc_id);
+    host_.discard_document(doc_id);
+  };
+  if (!read_only) {
+    if (auto problem = refuse_authorship(*graph, message.changes)) {
+      discard_created();
+      return refuse_document(doc_id, "document " + doc_id + ": refused changes: " + *problem);
+    }
+  }
   bool answers_ours = doc.sync.in_flight;  // a reply to a message of ours: one round trip
   ReceiveResult result;
   try {
-    result = receive_sync_message(*graph, doc.sync, message);
+    ReceiveOptions receive;
+    receive.apply_changes = !read_only;
+    result = receive_sync_message(*graph, doc.sync, message, receive);
   } catch (const GraphError& e) {
-    if (created) {
-      // A refused message leaves nothing behind, not even an empty document.
-      states_.erase(doc_id);
-      host_.discard_document(doc_id);
-    }
-    return protocol_error("document " + doc_id + ": refused changes: " + e.what());
+    discard_created();
+    return refuse_document(doc_id, "document " + doc_id + ": refused changes: " + e.what());
   }
-  share(doc_id);
+  if (read_only && result.ignored_changes > 0 && !doc.told_read_only) {
+    // Told once: a dagsync peer then stops sending changes for it, with no reconnect loop.
+    doc.told_read_only = true;
+    log(Level::kInfo, "document " + doc_id + ": " + policy_.principal +
+                          " may only read it; ignoring its changes");
+    send_doc_message(Envelope::Type::kReadOnly, doc_id);
+  }
+  share(doc_id);  // before any refusal below: the Repo cleans up what the peer shared
+  // What this peer leaves parked on missing deps counts against it across documents.
+  pending_ = pending_ - doc.pending + graph->pending_count();
+  pending_bytes_ = pending_bytes_ - doc.pending_bytes + graph->pending_bytes();
+  doc.pending = graph->pending_count();
+  doc.pending_bytes = graph->pending_bytes();
+  if ((config_.max_pending_changes && pending_ > config_.max_pending_changes) ||
+      (config_.max_pending_bytes && pending_bytes_ > config_.max_pending_bytes)) {
+    return protocol_error("too many changes waiting for missing deps: " + std::to_string(pending_) +
+                          " changes, " + std::to_string(pending_bytes_) +
+                          " bytes across documents (limits " +
+                          std::to_string(config_.max_pending_changes) + ", " +
+                          std::to_string(config_.max_pending_bytes) + ")");
+  }
   ++stats_.sync_messages_received;
   stats_.changes_received += message.changes.size();
   if (answers_ours) ++stats_.round_trips;
@@ -260,6 +364,7 @@ SessionMachine::DocState& SessionMachine::state_for(const std::string& doc_id) {
 }
 
 void SessionMachine::share(const std::string& doc_id) {
+  if (!policy_.may_read(doc_id)) return;  // never offered, relayed or sent
   if (shared_.insert(doc_id).second) outputs_.push_back(session_output::Sharing{doc_id});
 }
 
@@ -280,8 +385,10 @@ void SessionMachine::sync_document(const std::string& doc_id) {
   ChangeGraph* graph = host_.find_document(doc_id);
   if (!graph) return;
   DocState& doc = state_for(doc_id);
+  if (doc.refused) return;
   GenerateOptions generate;
   generate.max_message_bytes = config_.max_message_bytes;
+  generate.send_changes = !doc.read_only;
   auto message = generate_sync_message(*graph, doc.sync, generate);
   if (!message) return;
   ++stats_.sync_messages_sent;

@@ -49,6 +49,11 @@ struct SessionConfig {
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: none
   SyncLimits sync_limits;
   std::size_t max_message_bytes = 1u << 20;  // largest sync message we generate
+  // After the hello, nothing received for this long closes the session (kTimeout). The
+  // peer's heartbeats keep an idle but honest connection open. 0: none.
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::size_t max_pending_changes = 0;  // parked for this peer in all documents; 0: no bound
+  std::size_t max_pending_bytes = 0;
 };
 
 namespace session_output {
@@ -89,8 +94,9 @@ using SessionOutput =
 
 class SessionMachine {
  public:
+  // `dialled`: this side opened the connection (it dialled a server).
   SessionMachine(SessionHost& host, SessionPolicy policy, SessionConfig config,
-                 std::unique_ptr<WireDialect> dialect);
+                 std::unique_ptr<WireDialect> dialect, bool dialled = false);
 
   // Inputs.
   void start(SessionClock::time_point now);  // sends our hello, arms the hello deadline
@@ -124,17 +130,30 @@ class SessionMachine {
   bool offers(const std::string& doc_id) const {
     return hello_received_ && policy_.offers(stats_.peer_id, doc_id);
   }
+  // The principal the peer acts as (access.h); empty before the hello.
+  const std::string& principal() const { return policy_.principal; }
 
  private:
   struct DocState {
     SyncState sync;
     std::vector<ChangeHash> loaded_shared_heads;  // as loaded; saved only when changed
+    bool read_only = false;       // the peer ignores our changes to it (kReadOnly received)
+    bool told_read_only = false;  // we told the peer it may only read it
+    bool refused = false;         // we refused the peer's changes to it: no longer synced
+    std::size_t pending = 0, pending_bytes = 0;  // parked in it after this peer's last message
   };
 
   void handle(Envelope message);
   void handle_hello(const Envelope& hello);
   void handle_sync(const Envelope& message);
   void handle_request(const Envelope& message);
+  void handle_read_only(const Envelope& message);
+  // Why the peer may not add these changes to `graph` (authorship), or nothing.
+  std::optional<std::string> refuse_authorship(const ChangeGraph& graph,
+                                               const std::vector<Change>& changes);
+  // A document's changes were refused: on a connection we dialled, only that document stops
+  // syncing (our server stays reachable for the others); otherwise the session closes.
+  void refuse_document(const std::string& doc_id, const std::string& problem);
   void send(Envelope message);
   void send_doc_message(Envelope::Type type, const std::string& doc_id);
   void protocol_error(const std::string& problem);
@@ -150,12 +169,16 @@ class SessionMachine {
   SessionPolicy policy_;
   SessionConfig config_;
   std::unique_ptr<WireDialect> dialect_;
+  bool dialled_ = false;
   bool started_ = false;
   bool hello_received_ = false;
   bool closed_ = false;
   bool refused_permanently_ = false;
+  bool logged_creation_refusal_ = false;
   std::optional<SessionClock::time_point> hello_deadline_;
   std::optional<SessionClock::time_point> next_heartbeat_;
+  std::optional<SessionClock::time_point> idle_deadline_;
+  std::size_t pending_ = 0, pending_bytes_ = 0;  // sums of the DocStates' pending counts
   std::map<std::string, DocState> states_;
   std::set<std::string> shared_;
   PeerStats stats_;

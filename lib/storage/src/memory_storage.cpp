@@ -41,4 +41,9 @@ void MemoryStorage::save_sync_states(const std::string& peer_id,
   for (const auto& record : states) states_[{record.doc_id, peer_id}] = record.state;
 }
 
+std::string MemoryStorage::claim(const std::string& kind, const std::string& key,
+                                 const std::string& principal) {
+  return claims_.try_emplace({kind, key}, principal).first->second;
+}
+
 }  // namespace dagsync

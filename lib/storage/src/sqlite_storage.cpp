@@ -30,6 +30,15 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (doc, peer)
       );
     )sql",
+    // Owners of actor and peer ids (Storage::claim).
+    R"sql(
+      CREATE TABLE claims (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+      );
+    )sql",
 };
 static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
 
@@ -237,6 +246,27 @@ void SqliteStorage::write_sync_state(std::int64_t doc, const std::string& peer_i
               "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state");
   q.bind(1, doc).bind(2, peer_id).bind(3, state);
   q.step();
+}
+
+std::string SqliteStorage::claim(const std::string& kind, const std::string& key,
+                                 const std::string& principal) {
+  {
+    Statement q(db_, "SELECT principal FROM claims WHERE kind = ? AND key = ?");
+    q.bind(1, kind).bind(2, key);
+    if (q.step()) return q.text(0);
+  }
+  std::string owner = principal;
+  in_transaction([&] {
+    Statement insert(db_,
+                     "INSERT INTO claims (kind, key, principal) VALUES (?, ?, ?) "
+                     "ON CONFLICT (kind, key) DO NOTHING");
+    insert.bind(1, kind).bind(2, key).bind(3, principal);
+    insert.step();
+    Statement q(db_, "SELECT principal FROM claims WHERE kind = ? AND key = ?");
+    q.bind(1, kind).bind(2, key);
+    if (q.step()) owner = q.text(0);
+  });
+  return owner;
 }
 
 }  // namespace dagsync

@@ -46,16 +46,16 @@ TEST_CASE("hostile peers: unknown protocol version, envelope version and envelop
            });
          },
          "malformed frame: envelope: version: unsupported envelope version 0"},
-        {"envelope type 7 after hello", true,
+        {"envelope type 8 after hello", true,
          [](std::uint64_t seq) {
            return pack([&](MsgpackWriter& w) {
              w.array(3);
              w.uint(1);
-             w.uint(7);
+             w.uint(8);
              w.uint(seq);
            });
          },
-         "malformed frame: envelope: type: unknown envelope type 7"},
+         "malformed frame: envelope: type: unknown envelope type 8"},
         {"envelope type 0 before hello", false,
          [](std::uint64_t seq) {
            return pack([&](MsgpackWriter& w) {

@@ -55,9 +55,9 @@ struct TransportOptions {
 // Identity a transport carries below the session protocol. A session-level token travels in
 // the hello instead (docs/security.md); these are the ones a browser or TLS can provide.
 struct PeerCredentials {
-  bool tls = false;              // the connection is encrypted
-  std::string bearer_token;      // WebSocket upgrade: "Authorization: Bearer <token>"
-  std::string query_token;       // WebSocket upgrade: "?token=<token>" on the request URL
+  bool tls = false;                 // the connection is encrypted
+  std::string bearer_token;         // WebSocket upgrade: "Authorization: Bearer <token>"
+  std::string query_token;          // WebSocket upgrade: "?token=<token>" on the request URL
   std::string client_cert_subject;  // TLS: the verified client certificate's subject
   std::string client_cert_sha256;   // TLS: SHA-256 of its DER encoding, lowercase hex
 };

@@ -75,6 +75,9 @@ class ChangeGraph {
   std::size_t pending_bytes() const { return pending_bytes_; }
   const std::vector<Change>& changes() const { return changes_; }
   std::vector<Change> pending_changes() const;
+  // Forgets every pending change (held in memory only; nothing applied changes). Returns
+  // how many. A session drops what a departed peer left waiting on deps it never sent.
+  std::size_t drop_pending();
 
   // Applied changes that are not ancestors of (or equal to) any of `heads`; hashes the graph
   // does not hold are ignored. Application order.

@@ -24,6 +24,9 @@ struct GenerateOptions {
   // and answer a peer whose heads we all hold with exactly what follows them. Off: Bloom
   // filters only, as Automerge does (the conformance scenarios about filters use this).
   bool summaries = true;
+  // Off: describe our heads and history and say what we need, but send no changes (the
+  // peer told us it ignores ours: we may only read the document there).
+  bool send_changes = true;
 };
 
 // The next message for the peer, or nothing when the peer is known to hold everything we

@@ -64,6 +64,14 @@ std::uint64_t ChangeGraph::max_seq(const ActorId& actor) const {
   return it == by_actor_.end() ? 0 : it->second.size();
 }
 
+std::size_t ChangeGraph::drop_pending() {
+  std::size_t n = pending_.size();
+  pending_.clear();
+  waiters_.clear();
+  pending_bytes_ = 0;
+  return n;
+}
+
 std::vector<Change> ChangeGraph::pending_changes() const {
   std::vector<Change> out;
   out.reserve(pending_.size());

@@ -214,6 +214,7 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
     to_send = changes_to_send(graph, state, their_have_usable, options.summaries,
                               options.max_message_bytes);
   }
+  if (!options.send_changes) to_send.changes.clear();
   // Their summary reaches back to nothing we hold: ask once for filters instead.
   bool ask_filter = to_send.summary_unusable && !state.want_filter_sent;
 

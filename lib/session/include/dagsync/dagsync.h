@@ -2,6 +2,7 @@
 // the sans-I/O sync core include dagsync/core.h and link dagsync-core.pc instead.
 #pragma once
 
+#include "dagsync/access.h"
 #include "dagsync/core.h"
 #include "dagsync/logging.h"
 #include "dagsync/memory_storage.h"

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "dagsync/access.h"
 #include "dagsync/change_graph.h"
 #include "dagsync/storage.h"
 #include "dagsync/subscription.h"
@@ -93,6 +94,14 @@ struct RepoOptions {
   std::shared_ptr<spdlog::logger> logger;
   SharePolicy share_policy;              // default (empty): share_with_dialled_peers()
   bool accept_unknown_documents = true;  // store documents peers offer
+  // Access control for peers that connect (access.h, docs/security.md).
+  Authenticator authenticate;  // default (empty): every peer is kAnonymous
+  AccessPolicy access;         // default: kWrite on every document
+  CreatePolicy may_create;     // default: accept_unknown_documents
+  Quotas quotas;
+  // After the hello, nothing received for this long closes the connection; our heartbeats
+  // (heartbeat_interval) keep an honest idle peer's side alive. 0: off.
+  std::chrono::milliseconds idle_timeout{30'000};
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off

@@ -25,6 +25,8 @@ class MemoryStorage : public Storage {
                        ByteView state) override;
   void save_sync_states(const std::string& peer_id,
                         std::span<const SyncStateRecord> states) override;
+  std::string claim(const std::string& kind, const std::string& key,
+                    const std::string& principal) override;
 
  private:
   struct Document {
@@ -33,6 +35,7 @@ class MemoryStorage : public Storage {
   };
   std::map<std::string, Document> documents_;
   std::map<std::pair<std::string, std::string>, Bytes> states_;
+  std::map<std::pair<std::string, std::string>, std::string> claims_;
 };
 
 }  // namespace dagsync

@@ -32,7 +32,7 @@ struct SqliteOptions {
 
 class SqliteStorage : public Storage {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path`. Throws dagsync::Error with SQLite's message.
   explicit SqliteStorage(const std::string& path, SqliteOptions options = {});
@@ -49,6 +49,8 @@ class SqliteStorage : public Storage {
                        ByteView state) override;
   void save_sync_states(const std::string& peer_id,
                         std::span<const SyncStateRecord> states) override;
+  std::string claim(const std::string& kind, const std::string& key,
+                    const std::string& principal) override;
 
   int schema_version() const;
   const std::string& path() const { return path_; }

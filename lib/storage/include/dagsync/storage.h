@@ -59,6 +59,13 @@ class Storage {
                                 std::span<const SyncStateRecord> states) {
     for (const auto& record : states) save_sync_state(record.doc_id, peer_id, record.state);
   }
+
+  // Who owns `key` among keys of `kind` (the Repo claims "actor" ids and "peer" ids for the
+  // principals that first use them; docs/security.md): records `principal` durably when no
+  // one owns the key yet, and returns the owner either way, which is not `principal` when
+  // another claimed the key first. Claims are not documents.
+  virtual std::string claim(const std::string& kind, const std::string& key,
+                            const std::string& principal) = 0;
 };
 
 }  // namespace dagsync

@@ -64,7 +64,7 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
          [&](std::uint64_t) {
            return concat(kArray32Max, Bytes{0x01, 0x01, 0x00});
          },
-         "malformed frame: envelope: fields: array of 4294967295 exceeds limit 6"},
+         "malformed frame: envelope: fields: array of 4294967295 exceeds limit 7"},
         {"envelope: capabilities array32 of 2^32-1", false,
          [&](std::uint64_t seq) {
            Bytes head = pack([&](MsgpackWriter& w) {
