@@ -7,6 +7,7 @@
 
 #include "net_helpers.h"
 #include "raw_peer.h"
+#include "temp_dir.h"
 
 namespace dagsync::test {
 namespace {
@@ -394,6 +395,29 @@ TEST_CASE("quotas: documents a principal creates, and what a departed peer left 
     REQUIRE(run_until(io, [&] { return server.peers().empty(); }));
     CHECK(server.documents().empty());
   }
+}
+
+TEST_CASE("quotas: documents a peer only named cost nothing once it leaves") {
+  // The attack: one connection names thousands of new document ids, then closes. Before,
+  // the server kept every id for good and saved one sync state per id at the close.
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  TempDir dir;
+  auto storage = std::make_shared<SqliteStorage>(dir.file("server.db"));
+  RepoOptions so = repo_options("server");
+  so.storage = storage;
+  Repo server(io, transports, so);
+  std::string url = server.listen("tcp://127.0.0.1:0");
+  {
+    RawPeer raw(transports, io, url);
+    raw.hello("namer");
+    SyncMessage empty;
+    for (int i = 0; i < 2000; ++i) raw.sync("named-" + std::to_string(i), empty);
+    REQUIRE(run_until(io, [&] { return server.documents().size() == 2000; }));
+  }
+  REQUIRE(run_until(io, [&] { return server.peers().empty(); }));
+  CHECK(server.documents().empty());
+  CHECK(storage->list_documents().empty());
 }
 
 TEST_CASE("idle timeout: a silent peer is closed after the hello; heartbeats keep honest ones") {
