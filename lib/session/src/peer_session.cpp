@@ -28,11 +28,8 @@ class PeerSession::Host : public SessionHost {
     if (auto repo = repo_.lock()) repo->discard(doc_id);
   }
   std::vector<std::string> document_ids() const override {
-    std::vector<std::string> out;
-    if (auto repo = repo_.lock()) {
-      for (const auto& [id, doc] : repo->documents) out.push_back(id);
-    }
-    return out;
+    auto repo = repo_.lock();
+    return repo ? repo->document_ids() : std::vector<std::string>{};
   }
   std::optional<Bytes> load_sync_state(const std::string& doc_id,
                                        const std::string& peer_id) override {

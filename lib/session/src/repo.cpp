@@ -1,5 +1,7 @@
 #include "dagsync/repo.h"
 
+#include <algorithm>
+
 #include "dagsync/error.h"
 #include "dagsync/logging.h"
 #include "dagsync/memory_storage.h"
@@ -41,7 +43,11 @@ void refuse_connection(Connection& connection, const std::string& reason) {
 }  // namespace
 
 RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
-    : io(io_context), transports(t), options(std::move(o)), push_timer(io_context) {
+    : io(io_context),
+      transports(t),
+      options(std::move(o)),
+      push_timer(io_context),
+      unload_timer(io_context) {
   if (options.peer_id.empty()) options.peer_id = random_actor_id().hex();
   if (!options.storage) options.storage = std::make_shared<MemoryStorage>();
   log = options.logger ? options.logger : make_default_logger();
@@ -49,7 +55,7 @@ RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
 }
 
 RepoImpl::Document& RepoImpl::open(const std::string& doc_id) {
-  if (auto* doc = find(doc_id)) return *doc;
+  if (auto* doc = loaded(doc_id)) return *doc;
   if (doc_id.empty() || doc_id.size() > Envelope::kMaxIdChars) {
     throw Error("document id must be 1 to " + std::to_string(Envelope::kMaxIdChars) + " bytes");
   }
@@ -68,12 +74,72 @@ RepoImpl::Document& RepoImpl::open(const std::string& doc_id) {
   });
   auto& ref = *doc;
   documents.emplace(doc_id, std::move(doc));
+  if (options.max_loaded_documents && documents.size() > options.max_loaded_documents) {
+    unload_idle(doc_id);
+  }
   return ref;
 }
 
-RepoImpl::Document* RepoImpl::find(const std::string& doc_id) {
+RepoImpl::Document* RepoImpl::loaded(const std::string& doc_id) {
   auto it = documents.find(doc_id);
-  return it == documents.end() ? nullptr : it->second.get();
+  if (it == documents.end()) return nullptr;
+  it->second->last_used = std::chrono::steady_clock::now();
+  return it->second.get();
+}
+
+RepoImpl::Document* RepoImpl::find(const std::string& doc_id) {
+  if (auto* doc = loaded(doc_id)) return doc;
+  if (doc_id.empty() || doc_id.size() > Envelope::kMaxIdChars) return nullptr;
+  if (!options.storage->has_document(doc_id)) return nullptr;
+  return &open(doc_id);
+}
+
+std::vector<std::string> RepoImpl::document_ids() const {
+  std::vector<std::string> ids = options.storage->list_documents();
+  for (const auto& [id, doc] : documents) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+void RepoImpl::arm_unload_timer() {
+  if (options.unload_after.count() <= 0 || shutting_down) return;
+  unload_timer.expires_after(std::max(options.unload_after / 2, std::chrono::milliseconds(1)));
+  std::weak_ptr<RepoImpl> weak = weak_from_this();
+  unload_timer.async_wait([weak](const std::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) {
+      self->unload_idle();
+      self->arm_unload_timer();
+    }
+  });
+}
+
+void RepoImpl::unload_idle(const std::string& keep) {
+  auto now = std::chrono::steady_clock::now();
+  // Only what storage can give back as it is: no session sharing it (its sync states live
+  // in that session), nothing unstored, nothing pending, no reference held by the
+  // application.
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> idle;
+  for (const auto& [id, doc] : documents) {
+    if (id == keep || doc->held_by_application || sharers.count(id) || !doc->unstored.empty() ||
+        doc->graph.pending_count() > 0 || dirty.count(id)) {
+      continue;
+    }
+    idle.emplace_back(doc->last_used, id);
+  }
+  std::sort(idle.begin(), idle.end());
+  std::size_t over = options.max_loaded_documents && documents.size() > options.max_loaded_documents
+                         ? documents.size() - options.max_loaded_documents
+                         : 0;
+  std::size_t unloaded = 0;
+  for (const auto& [used, id] : idle) {
+    bool stale = options.unload_after.count() > 0 && now - used >= options.unload_after;
+    if (!stale && unloaded >= over) break;  // sorted: the rest were used more recently
+    documents.erase(id);
+    ++unloaded;
+  }
+  if (unloaded)
+    log->debug("unloaded {} idle documents, {} stay loaded", unloaded, documents.size());
 }
 
 void RepoImpl::discard(const std::string& doc_id) {
@@ -111,7 +177,7 @@ Change RepoImpl::commit(const std::string& doc_id, Bytes payload,
 }
 
 void RepoImpl::local_change(const std::string& doc_id, const Change& change) {
-  Document* doc = find(doc_id);
+  Document* doc = loaded(doc_id);
   if (!doc) return;
   if (doc->stored_ahead != change.hash()) {
     try {
@@ -126,7 +192,7 @@ void RepoImpl::local_change(const std::string& doc_id, const Change& change) {
 
 void RepoImpl::remote_applied(const std::string& doc_id, const std::string& peer_id,
                               const std::vector<ChangeHash>& applied) {
-  Document* doc = find(doc_id);
+  Document* doc = loaded(doc_id);
   if (!doc) return;
   std::vector<Change> changes;
   changes.reserve(applied.size());
@@ -309,7 +375,7 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
     // Nobody else shares it: what this peer left parked on missing deps can never be
     // completed by it, and a document it only named (nothing applied, not the
     // application's) goes too, so an invented document costs nothing once the peer left.
-    Document* doc = find(doc_id);
+    Document* doc = loaded(doc_id);
     if (!doc) continue;
     if (std::size_t dropped = doc->graph.drop_pending()) {
       log->info("document {}: dropped {} changes {} left waiting for deps", log_text(doc_id),
@@ -440,6 +506,7 @@ void RepoImpl::shutdown() {
   }
   for (auto& listener : listeners) listener->close();
   push_timer.cancel();
+  unload_timer.cancel();
   auto current = sessions;
   for (const auto& session : current)
     session->close({CloseReason::Code::kShutdown, "repo shutting down"});
@@ -451,7 +518,8 @@ void RepoImpl::shutdown() {
 
 Repo::Repo(asio::io_context& io, Transports& transports, RepoOptions options)
     : impl_(std::make_shared<RepoImpl>(io, transports, std::move(options))) {
-  for (const auto& doc_id : impl_->options.storage->list_documents()) impl_->open(doc_id);
+  // Documents load when first needed (a peer or the application names them), not here.
+  impl_->arm_unload_timer();
 }
 
 Repo::~Repo() {
@@ -480,9 +548,11 @@ ChangeGraph* Repo::find(const std::string& doc_id) {
 }
 
 std::vector<std::string> Repo::documents() const {
-  std::vector<std::string> out;
-  for (const auto& [id, doc] : impl_->documents) out.push_back(id);
-  return out;
+  return impl_->document_ids();
+}
+
+std::size_t Repo::loaded_documents() const {
+  return impl_->documents.size();
 }
 
 Change Repo::commit(const std::string& doc_id, Bytes payload, std::optional<std::string> message,

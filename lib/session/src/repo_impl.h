@@ -34,12 +34,22 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
     std::vector<Change> unstored;
     // The application holds a reference to it (open, find, commit, request): never discarded.
     bool held_by_application = false;
+    std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
   };
 
   // Loads the document from storage if needed. Throws dagsync::Error for a bad id or a
   // storage failure, leaving the repo unchanged.
   Document& open(const std::string& doc_id);
+  // The document, loaded from storage when stored there and not in memory; null if neither.
   Document* find(const std::string& doc_id);
+  // The document if it is in memory; never loads.
+  Document* loaded(const std::string& doc_id);
+  // Every document held, in memory or in storage, sorted.
+  std::vector<std::string> document_ids() const;
+  // Unloads documents unused for unload_after (and, beyond max_loaded_documents, the least
+  // recently used) that nothing holds, `keep` aside: see RepoOptions.
+  void unload_idle(const std::string& keep = "");
+  void arm_unload_timer();
   void discard(const std::string& doc_id);
   Change commit(const std::string& doc_id, Bytes payload, std::optional<std::string> message,
                 std::optional<std::int64_t> timestamp_ms);
@@ -107,6 +117,7 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   std::set<std::string> dirty;
   bool push_scheduled = false;
   asio::steady_timer push_timer;
+  asio::steady_timer unload_timer;
 
   ListenerSet<RemoteChanges> change_listeners;
   ListenerSet<PeerEvent> peer_listeners;

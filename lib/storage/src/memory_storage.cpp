@@ -46,4 +46,10 @@ std::string MemoryStorage::claim(const std::string& kind, const std::string& key
   return claims_.try_emplace({kind, key}, principal).first->second;
 }
 
+bool MemoryStorage::has_document(const std::string& doc_id) {
+  if (documents_.count(doc_id)) return true;
+  auto it = states_.lower_bound({doc_id, std::string()});
+  return it != states_.end() && it->first.first == doc_id;
+}
+
 }  // namespace dagsync

@@ -269,4 +269,8 @@ std::string SqliteStorage::claim(const std::string& kind, const std::string& key
   return owner;
 }
 
+bool SqliteStorage::has_document(const std::string& doc_id) {
+  return document_key(doc_id, false) >= 0;
+}
+
 }  // namespace dagsync

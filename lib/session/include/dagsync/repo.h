@@ -102,6 +102,13 @@ struct RepoOptions {
   // After the hello, nothing received for this long closes the connection; our heartbeats
   // (heartbeat_interval) keep an honest idle peer's side alive. 0: off.
   std::chrono::milliseconds idle_timeout{30'000};
+  // Documents load from storage when first needed (a peer names one, or the application
+  // opens it) and unload after `unload_after` unused, and beyond `max_loaded_documents` the
+  // least recently used first, when nothing holds them: no session shares them, nothing is
+  // waiting to be stored or for deps, and the application never opened, found or committed
+  // to them (a reference it holds must stay valid). 0: never unload; no bound.
+  std::chrono::milliseconds unload_after{60'000};
+  std::size_t max_loaded_documents = 0;
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off
@@ -169,7 +176,10 @@ class Repo {
   // when stored there); find() only looks. The graph stays owned by the Repo.
   ChangeGraph& open(const std::string& doc_id);
   ChangeGraph* find(const std::string& doc_id);
+  // Every document held, loaded or only stored (a storage query: O(documents)).
   std::vector<std::string> documents() const;
+  // How many documents are in memory now (see RepoOptions::unload_after).
+  std::size_t loaded_documents() const;
   Change commit(const std::string& doc_id, Bytes payload,
                 std::optional<std::string> message = std::nullopt,
                 std::optional<std::int64_t> timestamp_ms = std::nullopt);

@@ -17,6 +17,7 @@ namespace dagsync {
 class MemoryStorage : public Storage {
  public:
   std::vector<std::string> list_documents() override;
+  bool has_document(const std::string& doc_id) override;
   std::vector<Change> load_changes(const std::string& doc_id) override;
   void append_changes(const std::string& doc_id, std::span<const Change> changes) override;
   std::optional<Bytes> load_sync_state(const std::string& doc_id,

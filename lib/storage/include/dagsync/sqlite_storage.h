@@ -41,6 +41,7 @@ class SqliteStorage : public Storage {
   SqliteStorage& operator=(const SqliteStorage&) = delete;
 
   std::vector<std::string> list_documents() override;
+  bool has_document(const std::string& doc_id) override;
   std::vector<Change> load_changes(const std::string& doc_id) override;
   void append_changes(const std::string& doc_id, std::span<const Change> changes) override;
   std::optional<Bytes> load_sync_state(const std::string& doc_id,

@@ -9,6 +9,7 @@
 // - Documents exist once something was stored for them (a change or a sync state).
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,6 +32,14 @@ class Storage {
 
   // Every document with stored changes or sync states, sorted by id.
   virtual std::vector<std::string> list_documents() = 0;
+
+  // Whether list_documents() would name `doc_id`, without listing or loading anything:
+  // a Repo loads documents when first needed and asks this for each id a peer names. The
+  // default lists; backends override it with a lookup.
+  virtual bool has_document(const std::string& doc_id) {
+    auto all = list_documents();
+    return std::binary_search(all.begin(), all.end(), doc_id);
+  }
 
   // Every change appended for the document, each exactly once, in an order in which they
   // can be re-applied (the order they were first appended: the Repo appends in application
