@@ -13,6 +13,7 @@ int run_ingest(int argc, char** argv);
 int run_history(int argc, char** argv);
 int run_clients(int argc, char** argv);
 int run_disconnect(int argc, char** argv);
+int run_startup(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -23,7 +24,8 @@ constexpr const char* kUsage =
     "       dagsync-bench ingest --shape linear|branchy --N n --A a --P p --batch b --R reps\n"
     "       dagsync-bench history --N n1,n2,... --rounds n --warmup n --R reps --P p\n"
     "       dagsync-bench clients --C clients --share default|everything --changes n\n"
-    "       dagsync-bench disconnect --M documents\n";
+    "       dagsync-bench disconnect --M documents\n"
+    "       dagsync-bench startup --M documents\n";
 }
 
 int main(int argc, char** argv) {
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
     if (what == "history") return dagsync::bench::run_history(argc - 2, argv + 2);
     if (what == "clients") return dagsync::bench::run_clients(argc - 2, argv + 2);
     if (what == "disconnect") return dagsync::bench::run_disconnect(argc - 2, argv + 2);
+    if (what == "startup") return dagsync::bench::run_startup(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;

@@ -78,6 +78,7 @@ run "ingest" "$bench" ingest --N $((quick ? 100000 : 1000000)) --P 64
 for c in 100 1000 $((quick ? 2000 : 10000)); do run "clients C=$c" "$bench" clients --C "$c"; done
 run "clients C=100, share everything" "$bench" clients --C 100 --share everything
 run "disconnect" "$bench" disconnect --M $((quick ? 10000 : 100000))
+for m in 1000 10000 $((quick ? 10000 : 100000)); do run "startup M=$m" "$bench" startup --M "$m"; done
 run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
 
 node bench/peers/targets.mjs <"$out" >"$out.tmp" && mv "$out.tmp" "$out"
