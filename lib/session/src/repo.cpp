@@ -116,6 +116,39 @@ void RepoImpl::save_sync_states(const std::string& peer_id,
   }
 }
 
+void RepoImpl::emit(const PeerEvent& event) {
+  switch (event.kind) {
+    case PeerEvent::Kind::kConnectFailed:
+      ++ended.connect_failures;
+      break;
+    case PeerEvent::Kind::kUnavailable:
+      ++ended.unavailable;
+      break;
+    case PeerEvent::Kind::kStorageFailed:
+      ++ended.storage_failures;
+      break;
+    case PeerEvent::Kind::kConnected:
+    case PeerEvent::Kind::kDisconnected:
+      break;
+  }
+  peer_listeners.notify(event);
+}
+
+namespace {
+
+void add_stats(RepoMetrics& m, const PeerStats& s) {
+  m.frames_sent += s.frames_sent;
+  m.frames_received += s.frames_received;
+  m.bytes_sent += s.bytes_sent;
+  m.bytes_received += s.bytes_received;
+  m.sync_messages_sent += s.sync_messages_sent;
+  m.sync_messages_received += s.sync_messages_received;
+  m.changes_sent += s.changes_sent;
+  m.changes_received += s.changes_received;
+}
+
+}  // namespace
+
 void RepoImpl::storage_failed(const std::string& peer_id, const std::string& address,
                               const std::string& problem) {
   emit({PeerEvent::Kind::kStorageFailed, peer_id, address, problem});
@@ -209,6 +242,7 @@ void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string a
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
   }
+  ++(dialled_url.empty() ? ended.sessions_accepted : ended.sessions_dialled);
   auto session =
       std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
                                     std::move(dialled_url), std::move(dial));
@@ -226,7 +260,11 @@ void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
 
 void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
                               const CloseReason& reason) {
-  sessions.erase(session);
+  // Counted once: a session closed by shutdown() may report after the set was cleared.
+  if (sessions.erase(session) > 0 || shutting_down) {
+    add_stats(ended, session->stats());
+    ++ended.sessions_closed[to_string(reason.code)];
+  }
   for (const auto& doc_id : session->shared_documents()) {
     auto it = sharers.find(doc_id);
     if (it == sharers.end()) continue;
@@ -244,8 +282,7 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
     bool permanent = session->refused_permanently();
     if (!session->ready()) {
       emit({PeerEvent::Kind::kConnectFailed, "", it->first, reason.to_string(), permanent});
-    } else if (std::chrono::steady_clock::now() - dialer->connected_at >=
-               options.reconnect.max) {
+    } else if (std::chrono::steady_clock::now() - dialer->connected_at >= options.reconnect.max) {
       // A connection that stayed up this long was healthy: what ends it now is news.
       dialer->backoff = options.reconnect.initial;
       dialer->last_failure.clear();
@@ -430,6 +467,16 @@ std::vector<PeerStats> Repo::peers() const {
   std::vector<PeerStats> out;
   for (const auto& session : impl_->sessions) out.push_back(session->stats());
   return out;
+}
+
+RepoMetrics Repo::metrics() const {
+  RepoMetrics m = impl_->ended;
+  for (const auto& session : impl_->sessions) {
+    add_stats(m, session->stats());
+    ++m.sessions_open;
+    if (session->ready()) ++m.peers_connected;
+  }
+  return m;
 }
 
 bool Repo::peer_has_our_changes(const std::string& peer_id, const std::string& doc_id) const {
