@@ -307,7 +307,10 @@ void RepoImpl::dial(const std::string& url) {
       return;
     }
     if (!connection) {
-      self->log->warn("connect {}: {}", log_text(url), log_text(error.message));
+      // Said once per reason: a server that stays down is one warning, not one per retry.
+      auto level =
+          error.message == it->second->last_failure ? spdlog::level::debug : spdlog::level::warn;
+      self->log->log(level, "connect {}: {}", log_text(url), log_text(error.message));
       self->emit({PeerEvent::Kind::kConnectFailed, "", url, error.message, error.permanent});
       self->retry_later(it->second, error.message, error.permanent);
       return;
