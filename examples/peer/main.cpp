@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "config_file.h"
 #include "exit_codes.h"
 #include "options.h"
 
@@ -32,10 +33,11 @@ int main(int argc, char** argv) {
   CLI::App app{"dagsync-peer: sync documents between peers over TCP and WebSocket"};
   app.require_subcommand(1);
   CommonOptions common;
-  auto add_common = [&](CLI::App* cmd) {
-    cmd->add_option("--store", common.store, "SQLite file holding documents and sync states")
-        ->required()
-        ->check(kNonEmpty);
+  auto add_common = [&](CLI::App* cmd, bool store_required = true) {
+    auto* store =
+        cmd->add_option("--store", common.store, "SQLite file holding documents and sync states")
+            ->check(kNonEmpty);
+    if (store_required) store->required();
     cmd->add_option("--peer-id", common.peer_id,
                     "this peer's id (default: derived from the store path)");
     cmd->add_flag("-v,--verbose", common.verbose, "log sessions at debug level");
@@ -45,8 +47,10 @@ int main(int argc, char** argv) {
 
   ServeOptions serve_options;
   auto* serve_cmd = app.add_subcommand("serve", "relay and store documents for many clients");
-  serve_cmd->set_config("--config", "", "read these options from a TOML or INI file");
-  add_common(serve_cmd);
+  std::string config_path;
+  serve_cmd->add_option("--config", config_path,
+                        "read these options from a TOML or INI file (examples/peer-server.toml)");
+  add_common(serve_cmd, /*store_required=*/false);  // it may come from the config file
   serve_cmd->add_option("--tcp", serve_options.tcp,
                         "HOST:PORT to listen on with TCP (port 0: any; no HOST: all addresses)");
   serve_cmd->add_option("--ws", serve_options.ws,
@@ -97,6 +101,8 @@ int main(int argc, char** argv) {
   try {
     if (serve_cmd->parsed()) {
       common.command = "serve";
+      if (!config_path.empty()) apply_config_file(*serve_cmd, config_path);
+      if (common.store.empty()) throw Failure(kExitUsage, "serve: --store is required");
       if (serve_options.tcp.empty() && serve_options.ws.empty()) {
         throw Failure(kExitUsage, "serve: give --tcp and/or --ws");
       }
