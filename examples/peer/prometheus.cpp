@@ -90,7 +90,7 @@ std::string render_metrics(const RepoMetrics& m, std::size_t documents_loaded,
   for (const auto& [reason, n] : m.sessions_closed) {
     if (is_refusal(reason)) sample(out, "dagsync_refusals_total", "reason=\"" + reason + "\"", n);
   }
-  sample(out, "dagsync_refusals_total", "reason=\"document unavailable\"", m.unavailable);
+  sample(out, "dagsync_refusals_total", "reason=\"document unavailable\"", m.unavailable_sent);
   sample(out, "dagsync_refusals_total", "reason=\"storage failed\"", m.storage_failures);
   family(out, "dagsync_connect_failures_total", "counter", "Dial attempts that failed.");
   sample(out, "dagsync_connect_failures_total", "", m.connect_failures);

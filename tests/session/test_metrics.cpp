@@ -29,6 +29,7 @@ TEST_CASE("metrics: totals cover open and ended sessions, closes are counted by 
 
   client.request("missing");
   REQUIRE(run_until(io, [&] { return client.metrics().unavailable == 1; }));
+  CHECK(server.metrics().unavailable_sent == 1);
 
   client.disconnect(url);
   REQUIRE(run_until(io, [&] { return server.metrics().sessions_open == 0; }));

@@ -145,6 +145,7 @@ void add_stats(RepoMetrics& m, const PeerStats& s) {
   m.sync_messages_received += s.sync_messages_received;
   m.changes_sent += s.changes_sent;
   m.changes_received += s.changes_received;
+  m.unavailable_sent += s.unavailable_sent;
 }
 
 }  // namespace

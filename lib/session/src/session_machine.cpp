@@ -193,6 +193,7 @@ void SessionMachine::handle_hello(const Envelope& hello) {
 
 void SessionMachine::handle_request(const Envelope& message) {
   if (host_.find_document(message.doc_id)) return offer(message.doc_id);
+  ++stats_.unavailable_sent;
   send_doc_message(Envelope::Type::kUnavailable, message.doc_id);
 }
 
@@ -208,6 +209,7 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
   bool created = false;
   if (!graph) {
     if (!policy_.creates(stats_.peer_id, doc_id)) {
+      ++stats_.unavailable_sent;
       return send_doc_message(Envelope::Type::kUnavailable, doc_id);
     }
     graph = &host_.create_document(doc_id);

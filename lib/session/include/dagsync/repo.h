@@ -143,6 +143,9 @@ struct PeerStats {
   std::uint64_t sync_messages_sent = 0, sync_messages_received = 0;
   std::uint64_t changes_sent = 0, changes_received = 0;
   std::uint64_t round_trips = 0;  // sync messages answered by the peer
+  // Requests and offers of the peer's that we answered "unavailable" (a document we lack,
+  // or one the policy would not create).
+  std::uint64_t unavailable_sent = 0;
 };
 
 // Totals since the Repo was made, over every session it ran, open or ended: what an
@@ -154,7 +157,8 @@ struct RepoMetrics {
   std::uint64_t sessions_open = 0;      // now: sessions not yet ended (hello or not)
   std::uint64_t peers_connected = 0;    // now: sessions past the hello
   std::uint64_t connect_failures = 0;   // PeerEvent::kConnectFailed
-  std::uint64_t unavailable = 0;        // PeerEvent::kUnavailable
+  std::uint64_t unavailable = 0;        // PeerEvent::kUnavailable: a peer lacked our request
+  std::uint64_t unavailable_sent = 0;   // we lacked a peer's (PeerStats::unavailable_sent)
   std::uint64_t storage_failures = 0;   // PeerEvent::kStorageFailed
   std::uint64_t frames_sent = 0, frames_received = 0;
   std::uint64_t bytes_sent = 0, bytes_received = 0;
