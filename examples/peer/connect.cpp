@@ -44,7 +44,10 @@ class ConnectCommand {
       repo_.open(options_.doc);
       doc_ready_ = true;
     }
-    if (payload && doc_ready_) commit(std::move(*payload)), payload.reset();
+    if (payload && doc_ready_) {
+      commit(std::move(*payload));  // saved before dialling: kept whatever the network does
+      payload.reset();
+    }
     auto sub = repo_.on_peer_event([this](const PeerEvent& e) { on_event(e); });
     repo_.connect(options_.url);
     if (options_.action.empty()) return interactive();

@@ -28,6 +28,7 @@ PEER = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else sys.exit("usage: t
 WORK = tempfile.mkdtemp(prefix="dagsync-peer-test-")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_STORE, EXIT_NO_DOCUMENT = 0, 1, 2, 3, 4, 5
+EXIT_LISTEN = 6
 
 pending = []
 
@@ -346,6 +347,10 @@ def test_listen_addresses_as_written():
         expect(run("connect", server.ws, "--store", store, "--doc", "notes", "sync"), EXIT_OK)
     with Server(path("addr2.db"), "--ws", "127.0.0.1:0") as server:
         assert server.ws.endswith("/sync"), server.ws
+    with Server(path("busy.db"), "--tcp", "127.0.0.1:0") as server:
+        taken = server.tcp.replace("tcp://", "")
+        expect(run("serve", "--store", path("busy2.db"), "--tcp", taken), EXIT_LISTEN,
+               err=["cannot listen on", "in use"])
     expect(run("serve", "--store", path("addr3.db"), "--tcp", "127.0.0.1"), EXIT_USAGE,
            err="no port")
     expect(run("serve", "--store", path("addr3.db"), "--tcp", "127.0.0.1:70000"), EXIT_USAGE,
