@@ -25,9 +25,9 @@ ws=$(grep -o 'ws://[^ ]*' "$work/server.log")
 echo "server listens on $tcp and $ws"
 
 say "alice and bob edit the same document while offline"
-"$peer" local --store "$work/alice.db" --peer-id alice --doc notes \
+"$peer" local --store "$work/alice.db" --peer-id alice --doc notes --create \
   --add "alice: agenda for monday" --add "alice: book the room" --add "alice: invite the team"
-"$peer" local --store "$work/bob.db" --peer-id bob --doc notes \
+"$peer" local --store "$work/bob.db" --peer-id bob --doc notes --create \
   --add "bob: order lunch" --add "bob: print the slides"
 
 say "alice syncs over TCP, bob over WebSocket, then alice again"

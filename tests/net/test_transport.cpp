@@ -161,6 +161,12 @@ TEST_CASE("transport: url parsing") {
   CHECK(Url::parse("mem://server").host == "server");
   CHECK(Url::parse("TCP://h:0").scheme == "tcp");
   CHECK_THROWS_AS(Url::parse("tcp://h:99999"), Error);
+  CHECK(Url::parse("tcp://h:65535").port == 65535);
+  CHECK_THROWS_WITH_AS(Url::parse("tcp://h:65536"), doctest::Contains("port out of range"),
+                       Error);
+  CHECK_THROWS_AS(Url::parse("tcp://h:1234567"), Error);
+  CHECK_THROWS_AS(Url::parse("tcp://h:"), Error);
+  CHECK_THROWS_AS(Url::parse("tcp://h:-1"), Error);
   CHECK_THROWS_AS(Url::parse("tcp://h:x"), Error);
   CHECK_THROWS_AS(Url::parse("nothing"), Error);
 }

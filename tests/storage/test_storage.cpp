@@ -115,6 +115,107 @@ TEST_CASE("storage: schema versions: newer databases are refused, junk files too
   CHECK_THROWS_AS(SqliteStorage{dir.file("missing-dir/x.db")}, Error);
 }
 
+TEST_CASE("storage: another application's database, a missing directory, an empty path") {
+  TempDir dir;
+  SUBCASE("tables of another application: refused, and left as they were") {
+    std::string other = dir.file("other.db");
+    raw_sql(other, "CREATE TABLE documents (title TEXT)");
+    CHECK_THROWS_WITH_AS(SqliteStorage{other}, doctest::Contains("is not a dagsync store"),
+                         NotAStoreError);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(other.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &q, nullptr) ==
+            SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(q, 0) == 1);  // no dagsync table was added
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+  SUBCASE("another application id") {
+    std::string other = dir.file("app.db");
+    raw_sql(other, "PRAGMA application_id = 1234");
+    CHECK_THROWS_WITH_AS(SqliteStorage{other}, doctest::Contains("application 0x000004d2"),
+                         NotAStoreError);
+  }
+  SUBCASE("not SQLite at all") {
+    std::string junk = dir.file("junk.db");
+    { std::ofstream(junk) << std::string(4096, 'x'); }
+    CHECK_THROWS_WITH_AS(SqliteStorage{junk}, doctest::Contains("not an SQLite database"),
+                         NotAStoreError);
+  }
+  SUBCASE("a missing directory is named") {
+    CHECK_THROWS_WITH_AS(SqliteStorage{dir.file("missing-dir/x.db")},
+                         doctest::Contains("missing-dir does not exist"), Error);
+  }
+  SUBCASE("an empty path") {
+    CHECK_THROWS_WITH_AS(SqliteStorage{""}, doctest::Contains("path is empty"), Error);
+  }
+}
+
+TEST_CASE("storage: a version 1 store migrates and is then marked as a dagsync store") {
+  TempDir dir;
+  std::string path = dir.file("v1.db");
+  raw_sql(path,
+          "CREATE TABLE documents (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+          "CREATE TABLE changes (doc INTEGER NOT NULL REFERENCES documents(id), hash BLOB NOT "
+          "NULL, actor BLOB NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, UNIQUE (doc, "
+          "hash));"
+          "CREATE TABLE sync_states (doc INTEGER NOT NULL REFERENCES documents(id), peer TEXT NOT "
+          "NULL, state BLOB NOT NULL, PRIMARY KEY (doc, peer));"
+          "INSERT INTO documents (name) VALUES ('notes');"
+          "INSERT INTO sync_states VALUES (1, 'old-peer', X'0102');"
+          "PRAGMA user_version = 1;");
+  SqliteStorage s(path);
+  CHECK(s.schema_version() == SqliteStorage::kSchemaVersion);
+  auto states = s.list_sync_states();
+  REQUIRE(states.size() == 1);
+  CHECK_FALSE(states[0].updated_ms.has_value());  // saved before timestamps were kept
+  s.save_sync_state("notes", "new-peer", Bytes{7});
+  states = s.list_sync_states();
+  REQUIRE(states.size() == 2);
+  CHECK(states[1].peer_id == "old-peer");
+  CHECK(states[0].peer_id == "new-peer");
+  CHECK(states[0].bytes == 1);
+  REQUIRE(states[0].updated_ms.has_value());
+  CHECK(*states[0].updated_ms > 1'600'000'000'000);
+}
+
+TEST_CASE("storage: with exclusive_lock, a second writer is refused and told who holds it") {
+  TempDir dir;
+  std::string path = dir.file("locked.db");
+  SqliteOptions locked;
+  locked.exclusive_lock = true;
+  locked.lock_holder = "first-writer serve";
+  {
+    SqliteStorage first(path, locked);
+    SqliteOptions second_options;
+    second_options.exclusive_lock = true;
+    // flock conflicts between open files, within one process too: this stands for a second
+    // process (the peer tests in tests/peer/ run two real ones).
+    try {
+      SqliteStorage second(path, second_options);
+      FAIL("second writer admitted");
+    } catch (const StoreLockedError& e) {
+      CHECK(e.holder_pid == ::getpid());
+      CHECK(e.holder == "first-writer serve");
+      CHECK(std::string(e.what()).find("in use by process " + std::to_string(::getpid())) !=
+            std::string::npos);
+    }
+    // Readers are not writers: a read-only open goes ahead.
+    SqliteOptions reader;
+    reader.read_only = true;
+    reader.exclusive_lock = true;
+    SqliteStorage inspect(path, reader);
+    CHECK(inspect.list_documents().empty());
+    // The lock is advisory: it binds only those who ask for it.
+    SqliteStorage unlocked(path);
+  }
+  // Released with the holder.
+  SqliteStorage again(path, locked);
+  CHECK(again.schema_version() == SqliteStorage::kSchemaVersion);
+}
+
 TEST_CASE("storage: a repo restarts from sqlite with its documents and sync states") {
   TempDir dir;
   asio::io_context io;

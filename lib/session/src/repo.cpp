@@ -214,6 +214,40 @@ void RepoImpl::save_sync_states(const std::string& peer_id,
   }
 }
 
+void RepoImpl::emit(const PeerEvent& event) {
+  switch (event.kind) {
+    case PeerEvent::Kind::kConnectFailed:
+      ++ended.connect_failures;
+      break;
+    case PeerEvent::Kind::kUnavailable:
+      ++ended.unavailable;
+      break;
+    case PeerEvent::Kind::kStorageFailed:
+      ++ended.storage_failures;
+      break;
+    case PeerEvent::Kind::kConnected:
+    case PeerEvent::Kind::kDisconnected:
+      break;
+  }
+  peer_listeners.notify(event);
+}
+
+namespace {
+
+void add_stats(RepoMetrics& m, const PeerStats& s) {
+  m.frames_sent += s.frames_sent;
+  m.frames_received += s.frames_received;
+  m.bytes_sent += s.bytes_sent;
+  m.bytes_received += s.bytes_received;
+  m.sync_messages_sent += s.sync_messages_sent;
+  m.sync_messages_received += s.sync_messages_received;
+  m.changes_sent += s.changes_sent;
+  m.changes_received += s.changes_received;
+  m.unavailable_sent += s.unavailable_sent;
+}
+
+}  // namespace
+
 void RepoImpl::storage_failed(const std::string& peer_id, const std::string& address,
                               const std::string& problem) {
   emit({PeerEvent::Kind::kStorageFailed, peer_id, address, problem});
@@ -335,6 +369,7 @@ void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string a
       return;
     }
   }
+  ++(dialled_url.empty() ? ended.sessions_accepted : ended.sessions_dialled);
   auto session =
       std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
                                     std::move(dialled_url), std::move(dial));
@@ -356,7 +391,11 @@ void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
 
 void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
                               const CloseReason& reason) {
-  sessions.erase(session);
+  // Counted once: a session closed by shutdown() may report after the set was cleared.
+  if (sessions.erase(session) > 0 || shutting_down) {
+    add_stats(ended, session->stats());
+    ++ended.sessions_closed[to_string(reason.code)];
+  }
   if (auto it = counted_address.find(session.get()); it != counted_address.end()) {
     if (--address_connections[it->second] == 0) address_connections.erase(it->second);
     counted_address.erase(it);
@@ -461,7 +500,10 @@ void RepoImpl::dial(const std::string& url) {
       return;
     }
     if (!connection) {
-      self->log->warn("connect {}: {}", log_text(url), log_text(error.message));
+      // Said once per reason: a server that stays down is one warning, not one per retry.
+      auto level =
+          error.message == it->second->last_failure ? spdlog::level::debug : spdlog::level::warn;
+      self->log->log(level, "connect {}: {}", log_text(url), log_text(error.message));
       self->emit({PeerEvent::Kind::kConnectFailed, "", url, error.message, error.permanent});
       self->retry_later(it->second, error.message, error.permanent);
       return;
@@ -627,6 +669,16 @@ std::vector<PeerStats> Repo::peers() const {
   std::vector<PeerStats> out;
   for (const auto& session : impl_->sessions) out.push_back(session->stats());
   return out;
+}
+
+RepoMetrics Repo::metrics() const {
+  RepoMetrics m = impl_->ended;
+  for (const auto& session : impl_->sessions) {
+    add_stats(m, session->stats());
+    ++m.sessions_open;
+    if (session->ready()) ++m.peers_connected;
+  }
+  return m;
 }
 
 bool Repo::peer_has_our_changes(const std::string& peer_id, const std::string& doc_id) const {

@@ -80,7 +80,7 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   // Offers the document to every ready session the policy lets see it.
   void announce(const std::string& doc_id);
   void shutdown();
-  void emit(const PeerEvent& event) { peer_listeners.notify(event); }
+  void emit(const PeerEvent& event);
   // The policy of one session: `dialled` when this repo dialled it.
   SessionPolicy policy_for(const ConnectOptions& dial, std::string address, bool dialled) const;
 
@@ -118,6 +118,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   bool push_scheduled = false;
   asio::steady_timer push_timer;
   asio::steady_timer unload_timer;
+
+  // Totals of the sessions that ended, and the counters no session holds (Repo::metrics()
+  // adds the open sessions' stats).
+  RepoMetrics ended;
 
   ListenerSet<RemoteChanges> change_listeners;
   ListenerSet<PeerEvent> peer_listeners;

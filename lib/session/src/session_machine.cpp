@@ -223,6 +223,7 @@ void SessionMachine::handle_request(const Envelope& message) {
   if (policy_.may_read(message.doc_id) && host_.find_document(message.doc_id)) {
     return offer(message.doc_id);
   }
+  ++stats_.unavailable_sent;
   send_doc_message(Envelope::Type::kUnavailable, message.doc_id);
 }
 
@@ -271,6 +272,7 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
   bool created = false;
   if (!graph) {
     if (!policy_.creates(stats_.peer_id, doc_id)) {
+      ++stats_.unavailable_sent;
       return send_doc_message(Envelope::Type::kUnavailable, doc_id);
     }
     if (auto refusal = host_.refuse_creation(policy_.principal)) {
@@ -280,6 +282,7 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
         log(Level::kWarn, "document " + doc_id + ": not created for " + policy_.principal + ": " +
                               *refusal + " (further refusals are not logged)");
       }
+      ++stats_.unavailable_sent;
       return send_doc_message(Envelope::Type::kUnavailable, doc_id);
     }
     graph = &host_.create_document(doc_id);

@@ -1,6 +1,17 @@
 #include "dagsync/sqlite_storage.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "dagsync/error.h"
 
@@ -30,7 +41,12 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (doc, peer)
       );
     )sql",
-    // Owners of actor and peer ids (Storage::claim).
+    // 2: when each sync state was saved (for inspection tools), and the file marked as ours.
+    R"sql(
+      ALTER TABLE sync_states ADD COLUMN updated_ms INTEGER;
+      PRAGMA application_id = 1145525041;
+    )sql",
+    // 3: owners of actor and peer ids (Storage::claim).
     R"sql(
       CREATE TABLE claims (
         kind TEXT NOT NULL,
@@ -40,7 +56,25 @@ constexpr const char* kMigrations[] = {
       );
     )sql",
 };
+static_assert(SqliteStorage::kApplicationId == 1145525041);
 static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// This process's command line, for the lock file: what an operator needs to find it.
+std::string own_command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  for (char& c : raw) {
+    if (c == '\0' || c == '\n') c = ' ';
+  }
+  return raw;
+}
 
 }  // namespace
 
@@ -74,6 +108,7 @@ class SqliteStorage::Statement {
     sqlite3_clear_bindings(stmt_);
   }
   std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string text(int col) {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
@@ -94,29 +129,135 @@ class SqliteStorage::Statement {
 };
 
 SqliteStorage::SqliteStorage(const std::string& path, SqliteOptions options) : path_(path) {
-  if (sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
+  namespace fs = std::filesystem;
+  // SQLite would open "" as a private temporary database: never what a caller meant.
+  if (path.empty()) throw Error("sqlite: the store path is empty");
+  std::error_code ec;
+  fs::path dir = fs::path(path).parent_path();
+  if (!dir.empty() && !fs::is_directory(dir, ec)) {
+    throw Error("sqlite: cannot open " + path + ": directory " + dir.string() + " does not exist");
+  }
+  if (options.read_only && !fs::exists(path, ec)) {
+    throw Error("sqlite: cannot open " + path + ": no such file");
+  }
+  if (options.exclusive_lock && !options.read_only) lock(options);
+  int flags =
+      (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+      SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
+    db_ = nullptr;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
     throw Error("sqlite: cannot open " + path + ": " + why);
   }
   try {
     sqlite3_busy_timeout(db_, options.busy_timeout_ms);
-    exec("PRAGMA journal_mode = WAL");
-    exec(options.durability == SqliteOptions::Durability::kFull ? "PRAGMA synchronous = FULL"
-                                                                : "PRAGMA synchronous = NORMAL");
-    exec("PRAGMA foreign_keys = ON");
-    migrate();
+    check_is_store();
+    if (!options.read_only) {
+      exec("PRAGMA journal_mode = WAL");
+      exec(options.durability == SqliteOptions::Durability::kFull ? "PRAGMA synchronous = FULL"
+                                                                  : "PRAGMA synchronous = NORMAL");
+      exec("PRAGMA foreign_keys = ON");
+      migrate();
+    }
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
     throw;
   }
 }
 
 SqliteStorage::~SqliteStorage() {
   if (db_) sqlite3_close(db_);
+  // Closing the descriptor releases the flock. The file stays: removing it would let a
+  // process that opened it a moment ago lock an inode nobody else can find.
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void SqliteStorage::lock(const SqliteOptions& options) {
+  std::string lock_path = path_ + ".lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error("sqlite: cannot open lock file " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string content;
+    char buffer[4096];
+    ssize_t n = ::pread(fd, buffer, sizeof buffer, 0);
+    if (n > 0) content.assign(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+    if (err != EWOULDBLOCK) {
+      throw Error("sqlite: cannot lock " + lock_path + ": " + std::strerror(err));
+    }
+    // The holder writes "pid\ncommand\n" right after locking; it may not have yet.
+    std::istringstream in(content);
+    long pid = 0;
+    std::string holder;
+    in >> pid;
+    std::getline(in >> std::ws, holder);
+    std::string who = pid > 0 ? "process " + std::to_string(pid) : std::string("another process");
+    if (!holder.empty()) who += " (" + holder + ")";
+    throw StoreLockedError("store " + path_ + " is in use by " + who +
+                               "; only one process may write a store at a time",
+                           pid, holder);
+  }
+  std::string holder = options.lock_holder.empty() ? own_command_line() : options.lock_holder;
+  std::string content = std::to_string(::getpid()) + "\n" + holder + "\n";
+  // Best effort: the lock itself is what excludes; the text only names the holder.
+  if (::ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] ssize_t ignored = ::pwrite(fd, content.data(), content.size(), 0);
+  }
+  lock_fd_ = fd;
+}
+
+int SqliteStorage::pragma_int(const char* name) const {
+  Statement q(db_, (std::string("PRAGMA ") + name).c_str());
+  q.step();
+  return static_cast<int>(q.integer(0));
+}
+
+// Refuses a file some other program made before a single table is created in it.
+void SqliteStorage::check_is_store() {
+  int application_id = 0;
+  try {
+    application_id = pragma_int("application_id");
+  } catch (const Error&) {
+    if (sqlite3_errcode(db_) == SQLITE_NOTADB) {
+      throw NotAStoreError(path_ + " is not a dagsync store (not an SQLite database)");
+    }
+    throw;
+  }
+  if (application_id == kApplicationId) return;
+  if (application_id != 0) {
+    char id[16];
+    std::snprintf(id, sizeof id, "0x%08x", static_cast<unsigned>(application_id));
+    throw NotAStoreError(path_ + " is not a dagsync store (an SQLite database of application " +
+                         id + ")");
+  }
+  int version = schema_version();
+  if (version > kSchemaVersion) return;  // migrate() names both versions
+  std::vector<std::string> tables;
+  Statement q(db_,
+              "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+              "ORDER BY name");
+  while (q.step()) tables.push_back(q.text(0));
+  auto has = [&](const char* name) {
+    return std::find(tables.begin(), tables.end(), name) != tables.end();
+  };
+  bool ours =
+      version == 0 ? tables.empty() : has("documents") && has("changes") && has("sync_states");
+  if (!ours) {
+    std::string listed;
+    for (std::size_t i = 0; i < tables.size() && i < 3; ++i) {
+      listed += (i ? ", " : "") + tables[i];
+    }
+    if (tables.size() > 3) listed += ", ...";
+    throw NotAStoreError(path_ + " is not a dagsync store (an SQLite database with tables " +
+                         (listed.empty() ? std::string("none") : listed) + ")");
+  }
 }
 
 void SqliteStorage::exec(const char* sql) {
@@ -242,9 +383,10 @@ void SqliteStorage::save_sync_states(const std::string& peer_id,
 
 void SqliteStorage::write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state) {
   Statement q(db_,
-              "INSERT INTO sync_states (doc, peer, state) VALUES (?, ?, ?) "
-              "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state");
-  q.bind(1, doc).bind(2, peer_id).bind(3, state);
+              "INSERT INTO sync_states (doc, peer, state, updated_ms) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state, "
+              "updated_ms = excluded.updated_ms");
+  q.bind(1, doc).bind(2, peer_id).bind(3, state).bind(4, now_ms());
   q.step();
 }
 
@@ -271,6 +413,25 @@ std::string SqliteStorage::claim(const std::string& kind, const std::string& key
 
 bool SqliteStorage::has_document(const std::string& doc_id) {
   return document_key(doc_id, false) >= 0;
+}
+
+std::vector<SyncStateInfo> SqliteStorage::list_sync_states() {
+  // A read-only store may predate schema 2, which added updated_ms.
+  bool timed = schema_version() >= 2;
+  std::string sql = std::string("SELECT d.name, s.peer, length(s.state), ") +
+                    (timed ? "s.updated_ms" : "NULL") +
+                    " FROM sync_states s JOIN documents d ON d.id = s.doc ORDER BY d.name, s.peer";
+  Statement q(db_, sql.c_str());
+  std::vector<SyncStateInfo> out;
+  while (q.step()) {
+    SyncStateInfo info;
+    info.doc_id = q.text(0);
+    info.peer_id = q.text(1);
+    info.bytes = static_cast<std::size_t>(q.integer(2));
+    if (!q.is_null(3)) info.updated_ms = q.integer(3);
+    out.push_back(std::move(info));
+  }
+  return out;
 }
 
 }  // namespace dagsync

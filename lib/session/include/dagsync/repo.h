@@ -159,6 +159,30 @@ struct PeerStats {
   std::uint64_t sync_messages_sent = 0, sync_messages_received = 0;
   std::uint64_t changes_sent = 0, changes_received = 0;
   std::uint64_t round_trips = 0;  // sync messages answered by the peer
+  // Requests and offers of the peer's that we answered "unavailable" (a document we lack,
+  // or one the policy would not create).
+  std::uint64_t unavailable_sent = 0;
+};
+
+// Totals since the Repo was made, over every session it ran, open or ended: what an
+// operator's metrics endpoint exports (Repo::metrics()). Counters only grow, except the
+// two gauges marked "now".
+struct RepoMetrics {
+  std::uint64_t sessions_accepted = 0;  // connections from listen() or accept()
+  std::uint64_t sessions_dialled = 0;   // connections from connect()
+  std::uint64_t sessions_open = 0;      // now: sessions not yet ended (hello or not)
+  std::uint64_t peers_connected = 0;    // now: sessions past the hello
+  std::uint64_t connect_failures = 0;   // PeerEvent::kConnectFailed
+  std::uint64_t unavailable = 0;        // PeerEvent::kUnavailable: a peer lacked our request
+  std::uint64_t unavailable_sent = 0;   // we lacked a peer's (PeerStats::unavailable_sent)
+  std::uint64_t storage_failures = 0;   // PeerEvent::kStorageFailed
+  std::uint64_t frames_sent = 0, frames_received = 0;
+  std::uint64_t bytes_sent = 0, bytes_received = 0;
+  std::uint64_t sync_messages_sent = 0, sync_messages_received = 0;
+  std::uint64_t changes_sent = 0, changes_received = 0;
+  // Sessions ended, by how: to_string(CloseReason::Code) ("remote closed", "protocol
+  // error" for a refused peer or message, "timeout", ...). A small, fixed set of keys.
+  std::map<std::string, std::uint64_t> sessions_closed;
 };
 
 class Repo {
@@ -203,6 +227,7 @@ class Repo {
   Subscription on_peer_event(std::function<void(const PeerEvent&)> callback);
 
   std::vector<PeerStats> peers() const;
+  RepoMetrics metrics() const;
   // Whether peer `peer_id` is known to hold every change of the document we hold.
   bool peer_has_our_changes(const std::string& peer_id, const std::string& doc_id) const;
   // Both ways: the peer holds all we hold, and we hold every head it last reported.

@@ -1,0 +1,130 @@
+// serve: relay and store documents for many clients. At start it says who it is (peer id),
+// where it listens, its store and how many documents it holds; then one line per client
+// connecting or leaving. --metrics adds a Prometheus endpoint.
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <csignal>
+#include <optional>
+
+#include "addresses.h"
+#include "exit_codes.h"
+#include "format.h"
+#include "log.h"
+#include "metrics_http.h"
+#include "options.h"
+#include "prometheus.h"
+#include "store.h"
+
+namespace dagsync::peer {
+
+namespace {
+
+// Listens as asked. An empty host means every address: "[::]" first, which on most
+// systems is dual-stack and takes IPv4 too; then "0.0.0.0" on the same port, which
+// succeeds only where it is not (IPv6-only sockets, or no IPv6 at all). Returns the lines
+// to print.
+std::vector<std::string> listen_on(Repo& repo, const std::string& scheme, const ListenAddress& a) {
+  auto url = [&](const std::string& host, std::uint16_t port) {
+    return scheme + "://" + host_port(host, port) + a.path;
+  };
+  auto bind = [&](const std::string& host, std::uint16_t port) {
+    try {
+      return repo.listen(url(host, port));
+    } catch (const std::exception& e) {
+      throw Failure(kExitListen, e.what());
+    }
+  };
+  if (!a.host.empty()) return {bind(a.host, a.port)};
+  std::string v6;
+  try {
+    v6 = repo.listen(url("::", a.port));
+  } catch (const std::exception&) {
+    return {bind("0.0.0.0", a.port) + " (IPv4 only: no IPv6 here)"};
+  }
+  std::uint16_t port = Url::parse(v6).port;
+  try {
+    return {v6 + " (IPv6)", repo.listen(url("0.0.0.0", port)) + " (IPv4)"};
+  } catch (const std::exception&) {
+    return {v6 + " (IPv6 and IPv4)"};  // a dual-stack socket already holds the IPv4 port
+  }
+}
+
+}  // namespace
+
+int serve(const CommonOptions& common, const ServeOptions& options) {
+  std::optional<ListenAddress> tcp, ws, metrics_at;
+  if (!options.tcp.empty()) tcp = parse_listen_address("--tcp", options.tcp, false);
+  if (!options.ws.empty()) ws = parse_listen_address("--ws", options.ws, true, "/sync");
+  if (!options.metrics.empty()) {
+    metrics_at = parse_listen_address("--metrics", options.metrics, false);
+  }
+
+  asio::io_context io;
+  auto logger = make_logger(common);
+  Transports transports(io, {}, logger);
+  Repo repo(io, transports, repo_options(common, open_store(common), logger));
+  auto say = [&](const std::string& event, const Fields& fields, const std::string& text) {
+    announce(common, "server", event, fields, text);
+  };
+
+  auto sub = repo.on_peer_event([&](const PeerEvent& e) {
+    if (e.kind == PeerEvent::Kind::kConnected) {
+      say("connected", {{"peer", e.peer_id}, {"address", e.address}},
+          e.peer_id + " connected from " + e.address);
+    } else if (e.kind == PeerEvent::Kind::kDisconnected) {
+      say("disconnected", {{"peer", e.peer_id}, {"reason", e.detail}},
+          e.peer_id + " disconnected (" + e.detail + ")");
+    } else if (e.kind == PeerEvent::Kind::kStorageFailed) {
+      say("storage_failed", {{"peer", e.peer_id}, {"error", e.detail}},
+          "storage failed for " + e.peer_id + ": " + e.detail);
+    }
+  });
+  LatencyHistogram latency;
+  auto changes_sub = repo.on_remote_changes([&](const RemoteChanges& r) {
+    ChangeGraph* g = repo.find(r.doc_id);
+    if (!g) return;
+    std::int64_t now = now_ms();
+    for (const auto& h : r.applied) {
+      std::optional<Change> c = g->get(h);
+      if (!c || !c->timestamp_ms()) continue;
+      latency.observe(static_cast<double>(std::max<std::int64_t>(0, now - *c->timestamp_ms())) /
+                      1000.0);
+    }
+  });
+
+  say("started", {{"peer_id", repo.peer_id()}}, "peer id " + repo.peer_id());
+  std::vector<std::string> listening;
+  if (tcp) listening = listen_on(repo, "tcp", *tcp);
+  if (ws) {
+    for (auto& line : listen_on(repo, "ws", *ws)) listening.push_back(line);
+  }
+  for (const auto& line : listening) {
+    say("listening", {{"url", line.substr(0, line.find(' '))}}, "listening on " + line);
+  }
+  std::unique_ptr<MetricsHttpServer> metrics;
+  if (metrics_at) {
+    try {
+      metrics = std::make_unique<MetricsHttpServer>(io, metrics_at->host, metrics_at->port, [&] {
+        return render_metrics(repo.metrics(), repo.documents().size(), latency);
+      });
+    } catch (const std::exception& e) {
+      throw Failure(kExitListen, e.what());
+    }
+    std::string url =
+        "http://" + host_port(metrics_at->host.empty() ? "::" : metrics_at->host, metrics->port()) +
+        "/metrics";
+    say("metrics", {{"url", url}}, "metrics on " + url);
+  }
+  auto documents = repo.documents().size();
+  say("store", {{"store", common.store}, {"documents", std::to_string(documents)}},
+      plural(documents, "document") + " in " + common.store);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code&, int) { io.stop(); });
+  io.run();
+  say("stopped", {}, "stopped");
+  return kExitOk;
+}
+
+}  // namespace dagsync::peer
