@@ -28,13 +28,20 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kPollInterval{20};
 constexpr std::chrono::milliseconds kDeliveryCheckInterval{100};
 
+// The client's TLS settings: the CA that must have signed the server's certificate.
+TransportOptions transport_options(const ConnectCliOptions& options) {
+  TransportOptions to;
+  to.tls.ca_file = options.ca;
+  return to;
+}
+
 class ConnectCommand {
  public:
   ConnectCommand(const CommonOptions& common, const ConnectCliOptions& options)
       : common_(common),
         options_(options),
         logger_(make_logger(common)),
-        transports_(io_, {}, logger_),
+        transports_(io_, transport_options(options), logger_),
         repo_(io_, transports_, repo_options(common, open_store(common), logger_)) {}
 
   int run() {
@@ -49,7 +56,7 @@ class ConnectCommand {
       payload.reset();
     }
     auto sub = repo_.on_peer_event([this](const PeerEvent& e) { on_event(e); });
-    repo_.connect(options_.url);
+    repo_.connect(options_.url, ConnectOptions{"", options_.token});
     if (options_.action.empty()) return interactive();
 
     auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(

@@ -8,6 +8,9 @@
 //       (or instead of sync: add TEXT, list, status)
 //   dagsync-peer connect ws://127.0.0.1:7001/sync --store bob.db --doc notes   (interactive)
 //   dagsync-peer inspect --store server.db [--doc notes]
+//   dagsync-peer serve ... --auth users.auth --tls-cert cert.pem --tls-key key.pem
+//   dagsync-peer connect tls://HOST:PORT --ca ca.pem --token TOKEN ...
+//   dagsync-peer hash-token TOKEN                       (for --auth files)
 //
 // This file is the command line; each command lives in its own file. Exit codes:
 // exit_codes.h.
@@ -57,6 +60,25 @@ int main(int argc, char** argv) {
                         "HOST:PORT[/PATH] to listen on with WebSocket (path default /sync)");
   serve_cmd->add_option("--metrics", serve_options.metrics,
                         "HOST:PORT to serve Prometheus metrics on, at /metrics");
+  serve_cmd->add_option("--auth", serve_options.auth,
+                        "file of token hashes, principals and document access (README)");
+  serve_cmd->add_flag("--no-unknown-documents", serve_options.no_unknown_documents,
+                      "serve only documents already in the store; clients cannot create any");
+  serve_cmd->add_option("--tls-cert", serve_options.tls_cert,
+                        "PEM certificate chain: --tcp then listens as tls://, --ws as wss://");
+  serve_cmd->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");
+  serve_cmd->add_option("--tls-client-ca", serve_options.tls_client_ca,
+                        "require client certificates from this CA (mutual TLS)");
+  serve_cmd->add_option("--max-connections", serve_options.max_connections,
+                        "connections in total (default 10000)");
+  serve_cmd->add_option("--max-connections-per-address", serve_options.max_connections_per_address,
+                        "connections from one IP address (default 1000)");
+  serve_cmd->add_option("--max-connections-per-principal",
+                        serve_options.max_connections_per_principal,
+                        "connections of one principal (default 100)");
+  serve_cmd->add_option("--max-documents-per-principal",
+                        serve_options.max_documents_per_principal,
+                        "documents one principal may create while the server runs (default 10000)");
 
   LocalOptions local_options;
   auto* local_cmd = app.add_subcommand("local", "edit or list a document offline");
@@ -82,6 +104,10 @@ int main(int argc, char** argv) {
                           "seconds to reach sync before failing (default 15)");
   connect_cmd->add_flag("--create", connect_options.create,
                         "make the document if neither this store nor the server has it");
+  connect_cmd->add_option("--token", connect_options.token,
+                          "credentials for a server started with --auth");
+  connect_cmd->add_option("--ca", connect_options.ca,
+                          "tls:// and wss://: CA file to verify the server (default: system store)");
   connect_cmd->add_option("action", connect_options.action, "add TEXT | list | status | sync")
       ->check(CLI::IsMember({"add", "list", "status", "sync"}));
   connect_cmd->add_option("text", words, "text of the change to add");
@@ -91,6 +117,10 @@ int main(int argc, char** argv) {
       "inspect", "show a store's documents, heads, size and peers (read-only, no lock)");
   add_common(inspect_cmd);
   inspect_cmd->add_option("--doc", inspect_options.doc, "only this document");
+
+  std::string token_to_hash;
+  auto* hash_cmd = app.add_subcommand("hash-token", "print the hash of a token, for --auth files");
+  hash_cmd->add_option("token", token_to_hash, "the token")->required()->check(kNonEmpty);
 
   try {
     app.parse(argc, argv);
@@ -112,6 +142,7 @@ int main(int argc, char** argv) {
       common.command = "local";
       return local(common, local_options);
     }
+    if (hash_cmd->parsed()) return hash_token_command(token_to_hash);
     if (inspect_cmd->parsed()) {
       common.command = "inspect";
       return inspect(common, inspect_options);

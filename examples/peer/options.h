@@ -3,6 +3,7 @@
 // (exit_codes.h) or throws Failure.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,13 @@ struct ServeOptions {
   std::string tcp;      // HOST:PORT; an empty HOST: every address, IPv4 and IPv6
   std::string ws;       // HOST:PORT[/PATH], path /sync when absent
   std::string metrics;  // HOST:PORT for Prometheus metrics over HTTP; empty: off
+  std::string auth;     // auth file (auth_file.h); empty: anyone reads and writes everything
+  bool no_unknown_documents = false;  // serve only documents already in the store
+  // TLS: with a certificate and key, --tcp listens as tls:// and --ws as wss://.
+  std::string tls_cert, tls_key, tls_client_ca;
+  // Quotas (dagsync::Quotas); 0 keeps the library's default.
+  std::size_t max_connections = 0, max_connections_per_address = 0,
+              max_connections_per_principal = 0, max_documents_per_principal = 0;
 };
 
 struct LocalOptions {
@@ -36,6 +44,8 @@ struct ConnectCliOptions {
   std::string text;    // for add: the words joined by spaces
   double timeout_s = 15;
   bool create = false;
+  std::string token;  // sent in the hello, for the server's --auth
+  std::string ca;     // tls:// and wss://: the CA file to verify the server with (default: system)
 };
 
 struct InspectOptions {
@@ -46,5 +56,6 @@ int serve(const CommonOptions& common, const ServeOptions& options);
 int local(const CommonOptions& common, const LocalOptions& options);
 int connect(const CommonOptions& common, const ConnectCliOptions& options);
 int inspect(const CommonOptions& common, const InspectOptions& options);
+int hash_token_command(const std::string& token);
 
 }  // namespace dagsync::peer

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "addresses.h"
+#include "auth_file.h"
 #include "exit_codes.h"
 #include "format.h"
 #include "log.h"
@@ -63,7 +64,35 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
   asio::io_context io;
   auto logger = make_logger(common);
   Transports transports(io, {}, logger);
-  Repo repo(io, transports, repo_options(common, open_store(common), logger));
+  RepoOptions ro = repo_options(common, open_store(common), logger);
+  ro.accept_unknown_documents = !options.no_unknown_documents;
+  std::optional<AuthFile> auth;
+  if (!options.auth.empty()) {
+    auth = AuthFile::load(options.auth);
+    ro.authenticate = auth->authenticator();
+    ro.access = auth->access_policy();
+    if (!options.no_unknown_documents) ro.may_create = auth->create_policy();
+  }
+  if (options.max_connections) ro.quotas.max_connections = options.max_connections;
+  if (options.max_connections_per_address)
+    ro.quotas.max_connections_per_address = options.max_connections_per_address;
+  if (options.max_connections_per_principal)
+    ro.quotas.max_connections_per_principal = options.max_connections_per_principal;
+  if (options.max_documents_per_principal)
+    ro.quotas.max_documents_created_per_principal = options.max_documents_per_principal;
+  bool tls = !options.tls_cert.empty() || !options.tls_key.empty();
+  if (tls) {
+    if (options.tls_cert.empty() || options.tls_key.empty())
+      throw Failure(kExitUsage, "serve: --tls-cert and --tls-key go together");
+    TransportOptions to = transports.options();
+    to.tls.cert_chain_file = options.tls_cert;
+    to.tls.private_key_file = options.tls_key;
+    to.tls.client_ca_file = options.tls_client_ca;
+    transports.set_options(to);
+  } else if (!options.tls_client_ca.empty()) {
+    throw Failure(kExitUsage, "serve: --tls-client-ca needs --tls-cert and --tls-key");
+  }
+  Repo repo(io, transports, ro);
   auto say = [&](const std::string& event, const Fields& fields, const std::string& text) {
     announce(common, "server", event, fields, text);
   };
@@ -94,10 +123,17 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
   });
 
   say("started", {{"peer_id", repo.peer_id()}}, "peer id " + repo.peer_id());
+  if (auth) {
+    say("auth", {{"file", options.auth}, {"principals", std::to_string(auth->size())}},
+        "access control from " + options.auth + " (" + plural(auth->size(), "principal") + ")");
+  } else {
+    logger->warn(
+        "no --auth: anyone who can connect reads and writes every document; see README");
+  }
   std::vector<std::string> listening;
-  if (tcp) listening = listen_on(repo, "tcp", *tcp);
+  if (tcp) listening = listen_on(repo, tls ? "tls" : "tcp", *tcp);
   if (ws) {
-    for (auto& line : listen_on(repo, "ws", *ws)) listening.push_back(line);
+    for (auto& line : listen_on(repo, tls ? "wss" : "ws", *ws)) listening.push_back(line);
   }
   for (const auto& line : listening) {
     say("listening", {{"url", line.substr(0, line.find(' '))}}, "listening on " + line);
@@ -106,7 +142,7 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
   if (metrics_at) {
     try {
       metrics = std::make_unique<MetricsHttpServer>(io, metrics_at->host, metrics_at->port, [&] {
-        return render_metrics(repo.metrics(), repo.documents().size(), latency);
+        return render_metrics(repo.metrics(), repo.loaded_documents(), latency);
       });
     } catch (const std::exception& e) {
       throw Failure(kExitListen, e.what());
