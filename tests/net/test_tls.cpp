@@ -243,3 +243,161 @@ TEST_CASE("tls: listening without a readable certificate or key throws, naming t
   CHECK_THROWS_WITH_AS(none.listen("tls://127.0.0.1:0"), doctest::Contains("cert_chain_file"),
                        Error);
 }
+
+// ---- wss:// ------------------------------------------------------------------------------
+
+TEST_CASE("wss: frames round trip; mutual TLS and the query token show in credentials()") {
+  const auto& pki = TestPki::get();
+  asio::io_context io;
+  Transports server_side(io, server_options(pki.server, pki.ca), quiet_logger());
+  Transports client_side(io, client_options(pki.ca, &pki.client), quiet_logger());
+  auto listener = server_side.listen("wss://127.0.0.1:0/sync");
+  CHECK(listener->url().rfind("wss://127.0.0.1:", 0) == 0);
+  Endpoints e;
+  listener->start([&](std::shared_ptr<Connection> c) {
+    e.server = c;
+    c->start([&](Bytes f) { e.server_got.push_back(std::move(f)); },
+             [&](const CloseReason& r) { e.server_closed = r; });
+  });
+  std::optional<ConnectError> error;
+  client_side.connect(listener->url() + "?room=1&token=s3cr%20t%2B%26x",
+                      [&](std::shared_ptr<Connection> c, ConnectError err) {
+                        error = err;
+                        e.client = c;
+                        if (c) {
+                          c->start([&](Bytes f) { e.client_got.push_back(std::move(f)); },
+                                   [&](const CloseReason& r) { e.client_closed = r; });
+                        }
+                      });
+  REQUIRE(run_until(io, [&] { return (e.client && e.server) || (error && !error->empty()); }));
+  REQUIRE_MESSAGE(e.client, error->message);
+  exchange_frames(e, io, {0, 1, 70'000, 1u << 20});
+  PeerCredentials c = e.server->credentials();
+  CHECK(c.tls);
+  CHECK(c.query_token == "s3cr t+&x");
+  CHECK(c.bearer_token.empty());
+  CHECK(c.client_cert_subject == TestPki::kClientSubject);
+  CHECK(c.client_cert_sha256 == cert_sha256(pki.client.cert));
+  CHECK(e.client->credentials().tls);
+  CHECK(e.server->description().rfind("wss ", 0) == 0);
+  e.client->close({Code::kNormal, "done"});
+  REQUIRE(run_until(io, [&] { return e.server_closed.has_value(); }));
+  CHECK(e.server_closed->code == Code::kRemoteClosed);
+}
+
+TEST_CASE("ws: a bearer header and a query token on the upgrade show in credentials()") {
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  auto listener = transports.listen("ws://127.0.0.1:0/sync");
+  std::vector<std::shared_ptr<Connection>> accepted;
+  listener->start([&](std::shared_ptr<Connection> c) {
+    accepted.push_back(c);
+    c->start([](Bytes) {}, [](const CloseReason&) {});
+  });
+  RawSocket raw(io, listener->url());
+  std::string status =
+      raw.upgrade(listener->url() + "?token=q%41", "Authorization: bearer  abc.DEF-123 \r\n");
+  REQUIRE_MESSAGE(status.rfind("HTTP/1.1 101", 0) == 0, status);
+  REQUIRE(run_until(io, [&] { return accepted.size() == 1; }));
+  PeerCredentials c = accepted[0]->credentials();
+  CHECK_FALSE(c.tls);
+  CHECK(c.bearer_token == "abc.DEF-123");
+  CHECK(c.query_token == "qA");
+  CHECK(c.client_cert_subject.empty());
+
+  RawSocket basic(io, listener->url());
+  status = basic.upgrade(listener->url(), "Authorization: Basic dXNlcjpwdw==\r\n");
+  REQUIRE(run_until(io, [&] { return accepted.size() == 2; }));
+  CHECK(accepted[1]->credentials().bearer_token.empty());
+  CHECK(accepted[1]->credentials().query_token.empty());
+}
+
+TEST_CASE("wss: handshake failures are clear on both sides, and permanent for the client") {
+  const auto& pki = TestPki::get();
+  asio::io_context io;
+  CapturedLog log;
+
+  SUBCASE("untrusted CA") {
+    Transports server_side(io, server_options(pki.untrusted), log.logger);
+    Transports client_side(io, client_options(pki.ca), quiet_logger());
+    Attempt a;
+    serve(a, server_side, "wss://127.0.0.1:0/sync");
+    dial(a, client_side, a.listener->url());
+    REQUIRE(run_until(io, [&] { return a.done(); }));
+    REQUIRE(a.error.has_value());
+    CHECK_MESSAGE(contains(a.error->message, "does not verify"), a.error->message);
+    CHECK(a.error->permanent);
+    REQUIRE(run_until(io, [&] { return contains(log.text(), "TLS handshake with 127.0.0.1:"); }));
+    CHECK(contains(log.text(), "[warning]"));
+  }
+  SUBCASE("wrong host") {
+    Transports server_side(io, server_options(pki.other_host), log.logger);
+    Transports client_side(io, client_options(pki.ca), quiet_logger());
+    Attempt a;
+    serve(a, server_side, "wss://127.0.0.1:0/sync");
+    dial(a, client_side, a.listener->url());
+    REQUIRE(run_until(io, [&] { return a.done(); }));
+    REQUIRE(a.error.has_value());
+    CHECK_MESSAGE(contains(a.error->message, "not valid for"), a.error->message);
+    CHECK(a.error->permanent);
+  }
+  SUBCASE("expired") {
+    Transports server_side(io, server_options(pki.expired), log.logger);
+    Transports client_side(io, client_options(pki.ca), quiet_logger());
+    Attempt a;
+    serve(a, server_side, "wss://127.0.0.1:0/sync");
+    dial(a, client_side, a.listener->url());
+    REQUIRE(run_until(io, [&] { return a.done(); }));
+    REQUIRE(a.error.has_value());
+    CHECK_MESSAGE(contains(a.error->message, "expired"), a.error->message);
+    CHECK(a.error->permanent);
+  }
+  SUBCASE("a plain ws:// client on a wss:// port") {
+    Transports server_side(io, server_options(pki.server), log.logger);
+    Transports client_side(io, {}, quiet_logger());
+    Attempt a;
+    serve(a, server_side, "wss://127.0.0.1:0/sync");
+    dial(a, client_side, with_scheme(a.listener->url(), "ws"));
+    REQUIRE(run_until(io, [&] { return a.done(); }));
+    REQUIRE(a.error.has_value());
+    CHECK_MESSAGE(contains(a.error->message, "HTTP 400"), a.error->message);
+    CHECK(a.error->permanent);
+    REQUIRE(run_until(io, [&] { return contains(log.text(), "plain HTTP request"); }));
+    CHECK(contains(log.text(), "TLS handshake with 127.0.0.1:"));
+  }
+  SUBCASE("a wss:// client on a plain ws:// port") {
+    Transports server_side(io, {}, log.logger);
+    Transports client_side(io, client_options(pki.ca), quiet_logger());
+    Attempt a;
+    serve(a, server_side, "ws://127.0.0.1:0/sync");
+    dial(a, client_side, with_scheme(a.listener->url(), "wss"));
+    REQUIRE(run_until(io, [&] { return a.done(); }));
+    REQUIRE(a.error.has_value());
+    CHECK_MESSAGE(contains(a.error->message, "does not speak TLS"), a.error->message);
+    CHECK(a.error->permanent);
+  }
+  SUBCASE("no client certificate for a listener that requires one") {
+    Transports server_side(io, server_options(pki.server, pki.ca), log.logger);
+    Transports client_side(io, client_options(pki.ca), quiet_logger());
+    Attempt a;
+    serve(a, server_side, "wss://127.0.0.1:0/sync");
+    dial(a, client_side, a.listener->url());
+    REQUIRE(run_until(io, [&] { return a.done(); }));
+    REQUIRE(a.error.has_value());
+    CHECK_MESSAGE(contains(a.error->message, "certificate"), a.error->message);
+    REQUIRE(run_until(io, [&] { return contains(log.text(), "no certificate"); }));
+    CHECK(a.accepted.empty());
+  }
+}
+
+TEST_CASE("ws: an upgrade refused with HTTP 4xx is a permanent connect error") {
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  Attempt a;
+  serve(a, transports, "ws://127.0.0.1:0/sync");
+  dial(a, transports, a.listener->url().substr(0, a.listener->url().rfind('/')) + "/other");
+  REQUIRE(run_until(io, [&] { return a.done(); }));
+  REQUIRE(a.error.has_value());
+  CHECK(contains(a.error->message, "HTTP 404"));
+  CHECK(a.error->permanent);
+}

@@ -87,8 +87,8 @@ void RawSocket::close() {
   state_->socket.close(ignored);
 }
 
-std::string RawSocket::upgrade(const std::string& url) {
-  write(upgrade_request(url));
+std::string RawSocket::upgrade(const std::string& url, const std::string& extra_headers) {
+  write(upgrade_request(url, extra_headers));
   REQUIRE(run_until(
       state_->io, [&] { return contains(state_->received, "\r\n\r\n") || state_->ended; },
       std::chrono::seconds(10)));
@@ -98,11 +98,12 @@ std::string RawSocket::upgrade(const std::string& url) {
   return status;
 }
 
-std::string RawSocket::upgrade_request(const std::string& url) {
+std::string RawSocket::upgrade_request(const std::string& url, const std::string& extra_headers) {
   Url u = Url::parse(url);
   return "GET " + u.path + " HTTP/1.1\r\nHost: " + u.host + ":" + std::to_string(u.port) +
          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         extra_headers + "\r\n";
 }
 
 std::optional<std::pair<int, std::string>> RawSocket::close_frame() const {

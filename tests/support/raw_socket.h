@@ -40,8 +40,9 @@ class RawSocket {
   // The WebSocket opening handshake for `url`, by hand: sends upgrade_request(url), waits
   // for the response headers (or the end), and returns the status line. The headers are
   // removed from received().
-  std::string upgrade(const std::string& url);
-  static std::string upgrade_request(const std::string& url);
+  // `extra_headers`: more header lines, each ending in \r\n.
+  std::string upgrade(const std::string& url, const std::string& extra_headers = "");
+  static std::string upgrade_request(const std::string& url, const std::string& extra_headers = "");
   // The close frame (code, reason) among the server's frames once it has arrived. Server
   // frames are unmasked; only frames up to 65535 bytes are parsed.
   std::optional<std::pair<int, std::string>> close_frame() const;

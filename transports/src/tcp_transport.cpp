@@ -143,24 +143,14 @@ class TcpListener : public Listener {
   // client gets a 400.
   static void refuse_plaintext(const std::shared_ptr<TlsStream>& stream,
                                net::TlsFailure::Peer peer) {
-    static constexpr std::uint8_t kProtocolVersionAlert[] = {0x15, 0x03, 0x03, 0x00,
-                                                             0x02, 0x02, 0x46};
-    static constexpr char kHttpRefusal[] =
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-        "Content-Length: 59\r\n\r\nThis port speaks TLS: use wss:// (or tls:// for dagsync).\r\n";
     auto close = [stream](const std::error_code& = {}, std::size_t = 0) {
       std::error_code ignored;
       stream->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
       stream->next_layer().close(ignored);
     };
-    if (peer == net::TlsFailure::Peer::kNotTls) {
-      asio::async_write(stream->next_layer(), asio::buffer(kProtocolVersionAlert), close);
-    } else if (peer == net::TlsFailure::Peer::kHttp) {
-      asio::async_write(stream->next_layer(), asio::buffer(kHttpRefusal, sizeof kHttpRefusal - 1),
-                        close);
-    } else {
-      close();
-    }
+    std::string_view refusal = net::plaintext_refusal(peer);
+    if (refusal.empty()) return close();
+    asio::async_write(stream->next_layer(), asio::buffer(refusal.data(), refusal.size()), close);
   }
 
   static void start_tls(const std::shared_ptr<State>& state, tcp::socket socket) {

@@ -7,6 +7,7 @@
 
 #include <asio.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -74,7 +75,28 @@ std::string openssl_reason(const std::error_code& ec) {
   return r ? r : ec.message();
 }
 
+// The SSL's ex_data slot for the last alert received (+1, so that 0 means none).
+int alert_slot() {
+  static const int slot = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return slot;
+}
+
+void record_alert(const SSL* ssl, int where, int value) {
+  if ((where & SSL_CB_READ_ALERT) == 0) return;
+  SSL_set_ex_data(const_cast<SSL*>(ssl), alert_slot(),
+                  reinterpret_cast<void*>(static_cast<std::intptr_t>((value & 0xff) + 1)));
+}
+
 }  // namespace
+
+int last_alert_received(SSL* ssl) {
+  auto v = reinterpret_cast<std::intptr_t>(SSL_get_ex_data(ssl, alert_slot()));
+  return v == 0 ? -1 : static_cast<int>(v - 1);
+}
+
+std::string alert_text(int alert) {
+  return SSL_alert_desc_string_long(alert);
+}
 
 std::shared_ptr<asio::ssl::context> make_server_context(const TlsSettings& s) {
   if (s.cert_chain_file.empty() || s.private_key_file.empty())
@@ -119,6 +141,7 @@ void prepare_client(SSL* ssl, const std::string& url_host, const TlsSettings& s)
     SSL_set_tlsext_host_name(ssl, name.c_str());
   }
   SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+  SSL_set_info_callback(ssl, record_alert);
 }
 
 PeerCertificate peer_certificate(SSL* ssl) {
@@ -201,6 +224,23 @@ TlsFailure describe_failure(SSL* ssl, const std::error_code& ec, bool client) {
     }
   }
   return {"TLS handshake failed: " + ec.message(), false};
+}
+
+std::string_view plaintext_refusal(TlsFailure::Peer peer) {
+  // A fatal protocol_version alert (TLS 1.2 record).
+  static constexpr char kAlert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46};
+  static constexpr char kHttp[] =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+      "Content-Length: 59\r\n\r\nThis port speaks TLS: use wss:// (or tls:// for dagsync).\r\n";
+  switch (peer) {
+    case TlsFailure::Peer::kNotTls:
+      return {kAlert, sizeof kAlert};
+    case TlsFailure::Peer::kHttp:
+      return {kHttp, sizeof kHttp - 1};
+    case TlsFailure::Peer::kTls:
+      break;
+  }
+  return {};
 }
 
 }  // namespace dagsync::net

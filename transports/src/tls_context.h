@@ -12,7 +12,8 @@
 //   name; an IP literal is not sent, RFC 6066) and makes the handshake fail unless the
 //   certificate is valid for server_name, else the URL's host (DNS or IP SANs).
 // - describe_failure() turns a failed handshake into a message and whether retrying the
-//   same URL can help (certificate and protocol mismatches: no).
+//   same URL can help (certificate and protocol mismatches: no), and plaintext_refusal()
+//   what to tell a peer that does not speak TLS at all.
 #pragma once
 
 #include <memory>
@@ -20,21 +21,22 @@
 #include <system_error>
 
 #include <asio/ssl.hpp>
+#include <string_view>
+
+#include "tls_settings.h"
 
 namespace dagsync::net {
-
-struct TlsSettings {
-  std::string cert_chain_file;
-  std::string private_key_file;
-  std::string ca_file;
-  std::string client_ca_file;
-  std::string server_name;
-};
 
 std::shared_ptr<asio::ssl::context> make_server_context(const TlsSettings& settings);
 std::shared_ptr<asio::ssl::context> make_client_context(const TlsSettings& settings);
 
 void prepare_client(SSL* ssl, const std::string& url_host, const TlsSettings& settings);
+
+// The last TLS alert the peer sent on a client SSL prepared above, or -1. Under TLS 1.3 a
+// server refuses a client certificate after the client's handshake has completed, so this
+// is how a later failure can still be told apart.
+int last_alert_received(SSL* ssl);
+std::string alert_text(int alert);
 
 struct PeerCertificate {
   std::string subject;  // RFC 2253, e.g. "CN=alice,O=example"; empty without a certificate
@@ -50,5 +52,10 @@ struct TlsFailure {
 };
 // `client`: we are the client (the peer is the server). `ec` is the handshake's error.
 TlsFailure describe_failure(SSL* ssl, const std::error_code& ec, bool client);
+
+// What a TLS listener writes, in plain text, to a client whose handshake failed because it
+// does not speak TLS, so that it fails with a clear reason: a TLS alert record for anything
+// but HTTP (our tcp:// client names it), an HTTP 400 for an HTTP request. Empty otherwise.
+std::string_view plaintext_refusal(TlsFailure::Peer peer);
 
 }  // namespace dagsync::net

@@ -50,6 +50,7 @@ Transports::Transports(asio::io_context& io, TransportOptions options,
   adapters_["tcp"] = make_tcp_adapter(io, logger_);
   adapters_["tls"] = make_tls_adapter(io, logger_);
   adapters_["ws"] = make_ws_adapter(io, logger_);
+  adapters_["wss"] = make_wss_adapter(io, logger_);
 }
 
 Transports::~Transports() = default;
