@@ -7,6 +7,7 @@
 // Every test drives its io_context until a condition holds (run_until); none sleeps.
 #include <asio.hpp>
 #include <asio/ssl.hpp>
+#include <cstdlib>
 #include <optional>
 
 #include "child_process.h"
@@ -400,4 +401,94 @@ TEST_CASE("ws: an upgrade refused with HTTP 4xx is a permanent connect error") {
   REQUIRE(a.error.has_value());
   CHECK(contains(a.error->message, "HTTP 404"));
   CHECK(a.error->permanent);
+}
+
+// ---- interop with `openssl s_client` -----------------------------------------------------
+// Skipped in the transports suite; the transport-tls-openssl meson test runs it (--no-skip).
+
+TEST_CASE("tls: openssl s_client completes the handshake and verifies (interop)" *
+          doctest::skip()) {
+  const auto& pki = TestPki::get();
+  asio::io_context io;
+  TransportOptions options = server_options(pki.server);
+  Transports transports(io, options, quiet_logger());
+  Attempt a;
+  serve(a, transports, "tls://127.0.0.1:0");
+  std::string port = a.listener->url().substr(a.listener->url().rfind(':') + 1);
+  // stdin is /dev/null: s_client ends the session once the handshake is done.
+  auto [pid, out_fd] =
+      spawn_with_stdout({"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", pki.ca,
+                         "-verify_return_error", "-verify_ip", "127.0.0.1", "-brief"},
+                        /*with_stderr=*/true);
+  ChildOutput output(io, out_fd);
+  output.read();
+  int status = 0;
+  bool finished = wait_for_child(io, pid, output, status, std::chrono::seconds(30));
+  MESSAGE("openssl s_client:\n" << output.text);
+  REQUIRE(finished);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(contains(output.text, "CONNECTION ESTABLISHED"));
+  CHECK(contains(output.text, "Verification: OK"));
+  CHECK((contains(output.text, "TLSv1.3") || contains(output.text, "TLSv1.2")));
+  REQUIRE(run_until(io, [&] { return a.accepted.size() == 1 && a.server_closes.size() == 1; }));
+  CHECK(a.accepted[0]->credentials().tls);
+  CHECK(a.server_closes[0].code == Code::kRemoteClosed);
+
+  // TLS 1.1 is refused: the listener accepts TLS 1.2 and newer only.
+  auto [old_pid, old_fd] = spawn_with_stdout(
+      {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_1", "-brief"}, true);
+  ChildOutput old_output(io, old_fd);
+  old_output.read();
+  REQUIRE(wait_for_child(io, old_pid, old_output, status, std::chrono::seconds(30)));
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(a.accepted.size() == 1);
+}
+
+// ---- interop with the npm `ws` client over wss:// ----------------------------------------
+// Skipped unless run with --no-skip: tests/node/run.sh installs `ws`, sets
+// DAGSYNC_WS_NODE_SCRIPT and runs this case with the ws:// one.
+
+TEST_CASE("wss: interop with the npm ws client (tests/node)" * doctest::skip()) {
+  const char* script = std::getenv("DAGSYNC_WS_NODE_SCRIPT");
+  REQUIRE_MESSAGE(script != nullptr, "run through tests/node/run.sh");
+  const auto& pki = TestPki::get();
+  const std::size_t limit = 64 * 1024;
+  asio::io_context io;
+  TransportOptions options = server_options(pki.server);
+  options.max_frame_bytes = limit;
+  CapturedLog log;
+  Transports transports(io, options, log.logger);
+  auto listener = transports.listen("wss://127.0.0.1:0/sync");
+  std::vector<std::shared_ptr<Connection>> connections;
+  std::vector<CloseReason> closes;
+  listener->start([&](std::shared_ptr<Connection> c) {
+    connections.push_back(c);
+    std::weak_ptr<Connection> weak = c;
+    c->start(
+        [weak](Bytes frame) {
+          if (auto self = weak.lock()) self->send(std::move(frame));
+        },
+        [&](const CloseReason& r) { closes.push_back(r); });
+  });
+
+  auto [pid, out_fd] =
+      spawn_with_stdout({"node", script, listener->url(), std::to_string(limit), pki.ca});
+  ChildOutput output(io, out_fd);
+  output.read();
+  int status = 0;
+  bool finished = wait_for_child(io, pid, output, status, std::chrono::seconds(60));
+  MESSAGE("node output:\n" << output.text);
+  REQUIRE(finished);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(contains(output.text, "tls-echo ok 4"));
+  CHECK(contains(output.text, "tls-text close 1003"));
+  CHECK(contains(output.text, "untrusted refused"));
+  CHECK(contains(output.text, "tls-done 1000"));
+  REQUIRE(run_until(io, [&] { return closes.size() == connections.size(); }));
+  CHECK(connections.size() == 2);
+  for (const auto& c : connections) CHECK(c->credentials().tls);
+  // The client that did not trust our certificate failed its handshake; we logged it.
+  REQUIRE(run_until(io, [&] { return contains(log.text(), "TLS handshake with 127.0.0.1:"); }));
 }
