@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <asio/error.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -30,7 +31,10 @@ class AcceptBackoff {
   };
 
   static bool resource_exhausted(const std::error_code& ec) {
-    if (ec.category() != std::system_category()) return false;
+    // Asio reports OS errors in a category of its own.
+    if (ec.category() != asio::error::get_system_category() &&
+        ec.category() != std::system_category())
+      return false;
     int e = ec.value();
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
   }
