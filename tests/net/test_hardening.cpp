@@ -249,6 +249,38 @@ TEST_CASE("tcp: a frame not completed within frame_timeout of its first byte clo
   }
 }
 
+TEST_CASE("ws: a message not completed within frame_timeout of its first bytes closes") {
+  asio::io_context io;
+  TransportOptions options;
+  options.frame_timeout = std::chrono::milliseconds(300);
+  options.keepalive_interval = std::chrono::milliseconds(0);
+  Transports transports(io, options, quiet_logger());
+  Server server(transports, "ws://127.0.0.1:0/sync");
+  RawSocket raw(io, server.url());
+  REQUIRE(raw.upgrade(server.url()).rfind("HTTP/1.1 101", 0) == 0);
+  REQUIRE(run_until(io, [&] { return server.connections.size() == 1; }));
+  // Whole messages first: they never start the clock however slowly they come.
+  for (int i = 0; i < 4; ++i) {
+    raw.write(ws_frame(as_bytes("whole")));
+    run_until(
+        io, [] { return false; }, std::chrono::milliseconds(100));
+  }
+  CHECK(server.frames == 4);
+  CHECK(server.closes.empty());
+  // Then a 1 MiB message whose payload arrives a byte at a time.
+  auto start = std::chrono::steady_clock::now();
+  raw.write(ws_frame(Bytes(2, 1), kWsBinary, {.rsv1 = false, .announced_size = 1u << 20}));
+  raw.dribble(Bytes(100, 7), std::chrono::milliseconds(20));
+  REQUIRE(run_until(
+      io, [&] { return !server.closes.empty(); }, std::chrono::seconds(10)));
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(server.closes[0].code == Code::kTimeout);
+  CHECK(contains(server.closes[0].message, "frame_timeout"));
+  CHECK(took >= std::chrono::milliseconds(280));
+  CHECK(took < std::chrono::milliseconds(2000));
+  CHECK(raw.dribbled() < 100);
+}
+
 TEST_CASE("tls: a frame not completed within frame_timeout of its first byte closes") {
   const auto& pki = TestPki::get();
   asio::io_context io;

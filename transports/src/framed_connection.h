@@ -182,6 +182,7 @@ class FramedConnection : public Connection,
                          std::to_string(options_.max_frame_bytes) + ")"});
     }
     body_.clear();
+    frame_size_ = size;
     read_chunk(size);
   }
 
@@ -238,6 +239,7 @@ class FramedConnection : public Connection,
       read_header();
       return;
     }
+    body_got_ = got;  // for the frame timeout's message: whole chunks so far
     std::size_t chunk = std::min<std::size_t>(kChunk, size - got);
     body_.resize(got + chunk);
     reading_ = true;
@@ -332,7 +334,8 @@ class FramedConnection : public Connection,
       if (std::chrono::steady_clock::now() < self->frame_deadline_) return self->arm_frame_timer();
       std::string progress = self->header_got_ < 4
                                  ? "header " + std::to_string(self->header_got_) + " of 4 bytes"
-                                 : "body " + std::to_string(self->body_.size()) + " bytes buffered";
+                                 : "body: at least " + std::to_string(self->body_got_) + " of " +
+                                       std::to_string(self->frame_size_) + " bytes";
       self->refuse(
           {CloseReason::Code::kTimeout, "a frame was not completed within frame_timeout (" +
                                             std::to_string(self->options_.frame_timeout.count()) +
@@ -385,6 +388,8 @@ class FramedConnection : public Connection,
   std::uint64_t frames_received_ = 0;
   std::array<std::uint8_t, 4> header_{};
   std::size_t header_got_ = 0;
+  std::uint32_t frame_size_ = 0;
+  std::size_t body_got_ = 0;
   Bytes body_;
   std::deque<Outgoing> queue_;
   std::size_t queued_ = 0;

@@ -20,6 +20,7 @@ ws::Options to_ws(const TransportOptions& o, bool tls) {
   w.handshake_timeout_ms = o.handshake_timeout.count();
   w.idle_timeout_ms = o.idle_timeout.count();
   w.keepalive_interval_ms = o.keepalive_interval.count();
+  w.frame_timeout_ms = o.frame_timeout.count();
   w.tls_settings = {o.tls.cert_chain_file, o.tls.private_key_file, o.tls.ca_file,
                     o.tls.client_ca_file, o.tls.server_name};
   return w;

@@ -7,6 +7,10 @@
 //   quiet connection open; idle_timeout_ms catches a peer that has gone silent entirely.
 // - Keepalive: every keepalive_interval_ms a ping goes out; if the pong for the previous
 //   ping has not arrived by then, the connection closes with kTimeout.
+// - Frame timeout: a message whose first bytes arrived must be complete within
+//   frame_timeout_ms (see track_partial() for how a partial message is recognised).
+// - Control frames count against max_send_queue_bytes: a ping whose pong would not fit is
+//   not answered, and the connection closes (kBackpressure).
 // - While reading is paused, neither timer can close the connection: we are the ones not
 //   reading, so silence (and a missing pong) proves nothing about the peer. Both restart
 //   on resume.
@@ -90,7 +94,7 @@ class TrackedSocket : public websocketpp::transport::asio::connection<TransportC
                                 read_pending_ = false;
                                 handler(ec, n);
                                 auto hook = after_read;  // a copy: the hook may replace itself
-                                if (hook) hook();
+                                if (hook) hook(ec ? 0 : n);
                               });
   }
 
@@ -107,7 +111,7 @@ class TrackedSocket : public websocketpp::transport::asio::connection<TransportC
 
   std::size_t bytes_being_written() const { return writing_; }
 
-  std::function<void()> after_read;
+  std::function<void(std::size_t bytes)> after_read;
 
  private:
   bool read_pending_ = false;
@@ -294,6 +298,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
         logger_(std::move(logger)),
         idle_timer_(io),
         keepalive_timer_(io),
+        frame_timer_(io),
         lifeline_(io),
         description_(std::string(kIsTls<Config> ? "wss " : "ws ") + con_->get_remote_endpoint() +
                      net::peer_text(con_->get_resource())) {}
@@ -322,6 +327,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
       auto self = weak.lock();
       if (!self || self->ended_ || self->flooded_) return false;
       self->last_received_ = Clock::now();
+      ++self->completed_;
       std::size_t pong = payload.size() + 2;  // a server's pong header: 2 bytes
       std::size_t queued = self->queued_bytes();
       if (queued + pong <= self->options_.max_send_queue_bytes) return true;
@@ -337,6 +343,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
       if (auto self = weak.lock()) {
         self->awaiting_pong_ = false;
         self->last_received_ = Clock::now();
+        ++self->completed_;
       }
     });
     auto ended = [weak](websocketpp::connection_hdl) {
@@ -344,11 +351,11 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
     };
     con_->set_close_handler(ended);
     con_->set_fail_handler(ended);
-    con_->after_read = [weak] {
+    con_->after_read = [weak](std::size_t bytes) {
       auto self = weak.lock();
-      if (self && !self->ended_ && self->con_->get_state() != websocketpp::session::state::open) {
-        self->on_ended();
-      }
+      if (!self || self->ended_) return;
+      if (self->con_->get_state() != websocketpp::session::state::open) return self->on_ended();
+      self->track_partial(bytes);
     };
   }
 
@@ -453,9 +460,47 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
     }
   }
 
+  // frame_timeout: websocketpp does not say whether it holds part of a message, but a read
+  // that brought bytes and completed nothing (no message, ping or pong) shows that it does.
+  // From the first such read, the message must be complete within frame_timeout; a read
+  // that completes something ends the clock (a message begun within that very read then
+  // starts it at its next read). While paused the peer cannot progress, so it rests.
+  void track_partial(std::size_t bytes) {
+    if (options_.frame_timeout_ms <= 0 || bytes == 0) return;
+    if (completed_ != completed_at_last_read_) {
+      partial_ = false;
+    } else if (!partial_) {
+      partial_ = true;
+      partial_deadline_ = Clock::now() + std::chrono::milliseconds(options_.frame_timeout_ms);
+      if (!frame_timer_armed_) arm_frame_timer();
+    }
+    completed_at_last_read_ = completed_;
+  }
+
+  void arm_frame_timer() {
+    frame_timer_armed_ = true;
+    frame_timer_.expires_at(partial_deadline_);
+    std::weak_ptr<ConnImpl> weak = this->weak_from_this();
+    frame_timer_.async_wait([weak](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->frame_timer_armed_ = false;
+      if (ec || self->ended_ || !self->partial_) return;
+      if (self->paused_) {  // resuming restarts the clock
+        self->partial_ = false;
+        return;
+      }
+      if (Clock::now() < self->partial_deadline_) return self->arm_frame_timer();
+      self->refuse(kTimeout, "a message was not completed within frame_timeout (" +
+                                 std::to_string(self->options_.frame_timeout_ms) +
+                                 " ms) of its first bytes");
+    });
+  }
+
   void on_message(const MessagePtr& message) {
     if (ended_) return;
     last_received_ = Clock::now();
+    ++completed_;
     if (message->get_opcode() != websocketpp::frame::opcode::binary) {
       refuse(kBadFrame, "received a text message; dagsync frames are binary WebSocket messages");
       return;
@@ -620,6 +665,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   }
 
   void stop_timers() {
+    frame_timer_.cancel();
     idle_timer_.cancel();
     keepalive_timer_.cancel();
   }
@@ -631,6 +677,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   std::shared_ptr<spdlog::logger> logger_;
   asio::steady_timer idle_timer_;
   asio::steady_timer keepalive_timer_;
+  asio::steady_timer frame_timer_;
   asio::steady_timer lifeline_;  // never expires; its wait holds a started connection
   std::string description_;
   FrameHandler on_frame_;
@@ -645,7 +692,12 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   bool ws_paused_ = false;  // websocketpp was asked to stop reading
   bool drain_posted_ = false;
   bool awaiting_pong_ = false;
-  bool flooded_ = false;  // pings refused; closing
+  bool flooded_ = false;         // pings refused; closing
+  std::uint64_t completed_ = 0;  // messages, pings and pongs received
+  std::uint64_t completed_at_last_read_ = 0;
+  bool partial_ = false;  // a message is in progress (frame_timeout)
+  bool frame_timer_armed_ = false;
+  Clock::time_point partial_deadline_{};
   Credentials credentials_;
 };
 

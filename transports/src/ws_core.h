@@ -31,6 +31,7 @@ struct Options {
   long long handshake_timeout_ms = 10'000;
   long long idle_timeout_ms = 0;        // 0: off
   long long keepalive_interval_ms = 0;  // ping period; 0: off. A missing pong closes (kTimeout).
+  long long frame_timeout_ms = 30'000;  // a message begun must be complete within this; 0: off
   bool tls = false;                     // wss://
   net::TlsSettings tls_settings;
 };

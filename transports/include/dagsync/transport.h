@@ -65,7 +65,8 @@ struct TransportOptions {
   std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake and WebSocket upgrade
   std::chrono::milliseconds idle_timeout{0};            // nothing received for this long; 0: off
   std::chrono::milliseconds keepalive_interval{0};      // WebSocket ping; 0: off
-  // tcp/tls: a frame whose first byte arrived must be complete within this; 0: off.
+  // A frame (WebSocket: a message) whose first byte arrived must be complete within this;
+  // 0: off.
   std::chrono::milliseconds frame_timeout{30'000};
   TlsOptions tls;
 };
