@@ -21,6 +21,7 @@
 #include <chrono>
 #include <deque>
 #include <string>
+#include <string_view>
 
 #include "dagsync/transport.h"
 #include "peer_text.h"
@@ -52,11 +53,13 @@ inline std::string remote_text(tcp::socket& socket) {
 }
 
 // What a plain tcp:// listener answers to an HTTP request before closing.
-inline constexpr const char kHttpRefusal[] =
-    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-    "Content-Length: 89\r\n\r\n"
-    "This port speaks dagsync's TCP framing, not HTTP. Use ws:// for dagsync over WebSocket.\r\n";
-static_assert(sizeof(kHttpRefusal) - 1 - std::string_view(kHttpRefusal).find("\r\n\r\n") - 4 == 89);
+inline std::string http_refusal() {
+  static constexpr std::string_view kBody =
+      "This port speaks dagsync's TCP framing, not HTTP. Use ws:// for dagsync over WebSocket.\r\n";
+  return "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+         "Content-Length: " +
+         std::to_string(kBody.size()) + "\r\n\r\n" + std::string(kBody);
+}
 
 // What a plain tcp:// listener answers to a TLS ClientHello before closing.
 inline constexpr const char kTlsRefusal[] =
@@ -192,7 +195,7 @@ class FramedConnection : public Connection,
         peer_text(std::string_view(reinterpret_cast<const char*>(header_.data()), 4));
     switch (sniff_protocol(header_)) {
       case Sniffed::kHttpRequest: {
-        std::string text = kHttpRefusal;
+        std::string text = http_refusal();
         queue({}, 0, Bytes(text.begin(), text.end()));
         refuse({CloseReason::Code::kBadFrame,
                 "the peer sent an HTTP request (\"" + first4 +

@@ -328,7 +328,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
       if (!self || self->ended_ || self->flooded_) return false;
       self->last_received_ = Clock::now();
       ++self->completed_;
-      std::size_t pong = payload.size() + 2;  // a server's pong header: 2 bytes
+      std::size_t pong = payload.size() + 6;  // a pong's header: 2 bytes, a client's + 4 (mask)
       std::size_t queued = self->queued_bytes();
       if (queued + pong <= self->options_.max_send_queue_bytes) return true;
       self->flooded_ = true;
