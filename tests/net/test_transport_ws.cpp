@@ -5,9 +5,6 @@
 //
 // Every test drives its io_context until a condition holds, with a generous deadline
 // (run_until); none sleeps to synchronise.
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <array>
 #include <asio.hpp>
@@ -17,11 +14,10 @@
 #include <map>
 #include <optional>
 
+#include "child_process.h"
 #include "frames.h"
 #include "net_helpers.h"
 #include "raw_socket.h"
-
-extern char** environ;
 
 using namespace dagsync;
 using namespace dagsync::test;
@@ -510,46 +506,6 @@ TEST_CASE("ws: closing a listener keeps its connections; dropping objects mid-fl
 // package-lock.json), sets DAGSYNC_WS_NODE_SCRIPT and runs this case.
 namespace {
 
-// The output of a child process, read on the io_context.
-struct ChildOutput {
-  asio::posix::stream_descriptor pipe;
-  std::array<char, 4096> buffer{};
-  std::string text;
-  bool eof = false;
-
-  ChildOutput(asio::io_context& io, int fd) : pipe(io, fd) {}
-  void read() {
-    pipe.async_read_some(asio::buffer(buffer), [this](const std::error_code& ec, std::size_t n) {
-      text.append(buffer.data(), n);
-      if (ec) {
-        eof = true;
-        return;
-      }
-      read();
-    });
-  }
-};
-
-// Starts `argv` with its stdout on a pipe; returns the pid and the pipe's read end.
-std::pair<pid_t, int> spawn_with_stdout(const std::vector<std::string>& args) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  posix_spawn_file_actions_addclose(&actions, fds[1]);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  REQUIRE_MESSAGE(rc == 0, "cannot start " << args[0] << ": " << std::strerror(rc));
-  return {pid, fds[0]};
-}
-
 std::string line_starting(const std::string& text, const std::string& prefix) {
   std::size_t at = 0;
   while (at < text.size()) {
@@ -595,18 +551,7 @@ TEST_CASE("ws: interop with the npm ws client (tests/node)" * doctest::skip()) {
   ChildOutput output(io, out_fd);
   output.read();
   int status = 0;
-  bool exited = false;
-  bool finished = run_until(
-      io,
-      [&] {
-        if (output.eof && !exited) exited = ::waitpid(pid, &status, WNOHANG) == pid;
-        return exited;
-      },
-      std::chrono::seconds(60));
-  if (!finished) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
+  bool finished = wait_for_child(io, pid, output, status, std::chrono::seconds(60));
   MESSAGE("node output:\n" << output.text);
   REQUIRE(finished);
   CHECK(WIFEXITED(status));

@@ -26,4 +26,4 @@ fi
 # ws_client.js stays in the source tree; require('ws') finds the install through NODE_PATH.
 export NODE_PATH="$work/node_modules"
 export DAGSYNC_WS_NODE_SCRIPT="$here/ws_client.js"
-exec "$binary" --no-skip --test-case='ws: interop*' --duration=false
+exec "$binary" --no-skip --test-case='ws: interop*,wss: interop*' --duration=false

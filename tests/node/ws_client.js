@@ -1,14 +1,17 @@
 'use strict';
 // Drives dagsync's WebSocket server with the npm `ws` client (a client we did not write).
 // Usage: node ws_client.js ws://127.0.0.1:PORT/sync MAX_FRAME_BYTES
+//        node ws_client.js wss://127.0.0.1:PORT/sync MAX_FRAME_BYTES CA_FILE   (TLS steps)
 // The server echoes binary frames. Prints one line per step ("<step> <result>") for the C++
 // test (test_transport_ws.cpp) to check, and exits non-zero on the first failure or after
 // 30 s. Talks to 127.0.0.1 / ::1 only: the URL the test passes.
+const fs = require('fs');
 const net = require('net');
 const WebSocket = require('ws');
 
 const url = process.argv[2];
 const limit = Number(process.argv[3]);
+const caFile = process.argv[4];  // wss: the test CA to trust (and nothing else)
 if (!url || !limit) {
   console.error('usage: node ws_client.js WS_URL MAX_FRAME_BYTES');
   process.exit(2);
@@ -24,10 +27,11 @@ function fail(message) {
 }
 setTimeout(() => fail('timed out after 30 s'), 30000).unref();
 
-// A connected client; permessage-deflate off, as the server offers no extensions.
-function open(address) {
+// A connected client; permessage-deflate off, as the server offers no extensions. For wss,
+// `tls` holds Node's TLS options (ca); by default the test CA, verifying the server.
+function open(address, tls = caFile ? { ca: fs.readFileSync(caFile) } : {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(address, { perMessageDeflate: false });
+    const ws = new WebSocket(address, { perMessageDeflate: false, ...tls });
     ws.binaryType = 'nodebuffer';
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
@@ -146,4 +150,35 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((e) => fail(e.stack || String(e)));
+// Over wss: frames echoed, a text message refused, and a client that does not trust the
+// test CA refused by its own TLS verification.
+async function mainTls() {
+  const good = await open(url);
+  await echo(good, [pattern(0, 1), pattern(1, 2), pattern(1000, 3), pattern(limit, 4)]);
+  out('tls-echo ok 4');
+
+  {
+    const ws = await open(url);
+    const end = closed(ws);
+    ws.send('hello as text');
+    const { code } = await end;
+    out(`tls-text close ${code}`);
+  }
+
+  try {
+    const ws = await open(url, {});
+    ws.terminate();
+    out('untrusted accepted (wrong)');
+  } catch (e) {
+    out(`untrusted refused ${e.code || e.message}`);
+  }
+
+  await echo(good, [pattern(5000, 6)]);
+  const end = closed(good);
+  good.close(1000, 'bye');
+  const { code } = await end;
+  out(`tls-done ${code}`);
+  process.exit(0);
+}
+
+(caFile ? mainTls() : main()).catch((e) => fail(e.stack || String(e)));

@@ -18,6 +18,8 @@ struct RawSocket::State {
   std::error_code end_reason;
   std::size_t dribbled = 0;
   bool write_failed = false;
+  bool stopped = false;
+  std::string unsent;  // write_nonblocking()'s backlog
 
   explicit State(asio::io_context& context) : io(context), socket(context) {}
 
@@ -31,23 +33,28 @@ struct RawSocket::State {
   static void read_more(const std::shared_ptr<State>& state) {
     state->socket.async_read_some(asio::buffer(state->buffer),
                                   [state](const std::error_code& ec, std::size_t n) {
-                                    if (ec) {
-                                      if (ec != asio::error::operation_aborted) {
+                                    if (!ec) state->received.append(state->buffer.data(), n);
+                                    if (ec || state->stopped) {
+                                      if (ec && ec != asio::error::operation_aborted) {
                                         state->ended = true;
                                         state->end_reason = ec;
                                       }
                                       return;
                                     }
-                                    state->received.append(state->buffer.data(), n);
                                     read_more(state);
                                   });
   }
 };
 
-RawSocket::RawSocket(asio::io_context& io, const std::string& url)
+RawSocket::RawSocket(asio::io_context& io, const std::string& url, bool small_receive_buffer)
     : state_(std::make_shared<State>(io)) {
   Url u = Url::parse(url);
-  state_->socket.connect({asio::ip::make_address(u.host), u.port});
+  asio::ip::tcp::endpoint to{asio::ip::make_address(u.host), u.port};
+  if (small_receive_buffer) {
+    state_->socket.open(to.protocol());  // the option must precede connect to shape the window
+    state_->socket.set_option(asio::socket_base::receive_buffer_size(1024));
+  }
+  state_->socket.connect(to);
   State::read_more(state_);
 }
 
@@ -76,6 +83,27 @@ void RawSocket::dribble(const Bytes& bytes, std::chrono::milliseconds interval) 
   }
 }
 
+std::size_t RawSocket::write_nonblocking(ByteView bytes) {
+  std::string& out = state_->unsent;
+  out.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  std::error_code ec;
+  state_->socket.non_blocking(true, ec);
+  while (!out.empty() && !ec) {
+    std::size_t n = state_->socket.write_some(asio::buffer(out), ec);
+    out.erase(0, n);
+  }
+  if (ec && ec != asio::error::would_block) state_->write_failed = true;
+  std::error_code ignored;
+  state_->socket.non_blocking(false, ignored);
+  return out.size();
+}
+
+void RawSocket::stop_reading() {
+  state_->stopped = true;
+  std::error_code ignored;
+  state_->socket.cancel(ignored);  // the pending read ends; writes are synchronous
+}
+
 void RawSocket::shutdown_send() {
   std::error_code ignored;
   state_->socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -87,8 +115,8 @@ void RawSocket::close() {
   state_->socket.close(ignored);
 }
 
-std::string RawSocket::upgrade(const std::string& url) {
-  write(upgrade_request(url));
+std::string RawSocket::upgrade(const std::string& url, const std::string& extra_headers) {
+  write(upgrade_request(url, extra_headers));
   REQUIRE(run_until(
       state_->io, [&] { return contains(state_->received, "\r\n\r\n") || state_->ended; },
       std::chrono::seconds(10)));
@@ -98,11 +126,12 @@ std::string RawSocket::upgrade(const std::string& url) {
   return status;
 }
 
-std::string RawSocket::upgrade_request(const std::string& url) {
+std::string RawSocket::upgrade_request(const std::string& url, const std::string& extra_headers) {
   Url u = Url::parse(url);
   return "GET " + u.path + " HTTP/1.1\r\nHost: " + u.host + ":" + std::to_string(u.port) +
          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         extra_headers + "\r\n";
 }
 
 std::optional<std::pair<int, std::string>> RawSocket::close_frame() const {

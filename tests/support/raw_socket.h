@@ -18,8 +18,10 @@ namespace dagsync::test {
 
 class RawSocket {
  public:
-  // Connects to the host and port of `url` (any scheme).
-  RawSocket(asio::io_context& io, const std::string& url);
+  // Connects to the host and port of `url` (any scheme). `small_receive_buffer`: as small a
+  // receive buffer as the OS allows, so that after stop_reading() the peer's writes back up
+  // into its own memory quickly.
+  RawSocket(asio::io_context& io, const std::string& url, bool small_receive_buffer = false);
   ~RawSocket();
   RawSocket(RawSocket&&) noexcept = default;
   RawSocket& operator=(RawSocket&&) noexcept = default;
@@ -32,6 +34,12 @@ class RawSocket {
   // is armed up front with its absolute expiry, so the bytes keep their place among the
   // server's timers however busy the loop is.
   void dribble(const Bytes& bytes, std::chrono::milliseconds interval);
+  // Queues `bytes` behind what is still unsent and writes as much as the socket takes
+  // without blocking (the loop that would drain the other end is this thread's); returns the
+  // bytes still unsent. An empty `bytes` only flushes.
+  std::size_t write_nonblocking(ByteView bytes);
+  // Reads nothing more: a peer that does not read.
+  void stop_reading();
   // Ends our direction of the connection (the server reads end of stream).
   void shutdown_send();
   // Cancels the dribble and closes the socket; what the server sent stays in received().
@@ -40,8 +48,9 @@ class RawSocket {
   // The WebSocket opening handshake for `url`, by hand: sends upgrade_request(url), waits
   // for the response headers (or the end), and returns the status line. The headers are
   // removed from received().
-  std::string upgrade(const std::string& url);
-  static std::string upgrade_request(const std::string& url);
+  // `extra_headers`: more header lines, each ending in \r\n.
+  std::string upgrade(const std::string& url, const std::string& extra_headers = "");
+  static std::string upgrade_request(const std::string& url, const std::string& extra_headers = "");
   // The close frame (code, reason) among the server's frames once it has arrived. Server
   // frames are unmasked; only frames up to 65535 bytes are parsed.
   std::optional<std::pair<int, std::string>> close_frame() const;

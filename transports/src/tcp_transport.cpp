@@ -1,258 +1,81 @@
 #include "tcp_transport.h"
 
 #include <spdlog/spdlog.h>
-#include <array>
-#include <asio.hpp>
-#include <deque>
 
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include "accept_backoff.h"
 #include "connect_attempt.h"
 #include "dagsync/error.h"
+#include "framed_connection.h"
 #include "listen_socket.h"
-#include "send_limits.h"
+#include "tls_context.h"
 
 namespace dagsync {
 
 namespace {
 
 using asio::ip::tcp;
+using net::FramedConnection;
+using net::TlsStream;
 
-std::string endpoint_text(const tcp::endpoint& ep) {
-  auto addr = ep.address();
-  std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
-  return host + ":" + std::to_string(ep.port());
+net::TlsSettings tls_settings(const TlsOptions& t) {
+  return {t.cert_chain_file, t.private_key_file, t.ca_file, t.client_ca_file, t.server_name};
 }
 
-class TcpConnection : public Connection, public std::enable_shared_from_this<TcpConnection> {
- public:
-  TcpConnection(tcp::socket socket, TransportOptions options,
-                std::shared_ptr<spdlog::logger> logger)
-      : socket_(std::move(socket)),
-        options_(options),
-        logger_(std::move(logger)),
-        idle_timer_(socket_.get_executor()),
-        linger_timer_(socket_.get_executor()) {
-    std::error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
-    auto remote = socket_.remote_endpoint(ec);
-    description_ = "tcp " + (ec ? std::string("?") : endpoint_text(remote));
-  }
-
-  void start(FrameHandler on_frame, CloseHandler on_close) override {
-    on_frame_ = std::move(on_frame);
-    on_close_ = std::move(on_close);
-    started_ = true;
-    arm_idle_timer();
-    read_header();
-  }
-
-  bool send(Bytes frame) override {
-    if (!open_) return false;
-    if (auto refusal = refuse_send(frame.size(), queued_, options_)) {
-      close(std::move(*refusal));
-      return false;
-    }
-    Outgoing out;
-    auto n = static_cast<std::uint32_t>(frame.size());
-    out.header = {std::uint8_t(n >> 24), std::uint8_t(n >> 16), std::uint8_t(n >> 8),
-                  std::uint8_t(n)};
-    out.body = std::move(frame);
-    queued_ += out.body.size();
-    queue_.push_back(std::move(out));
-    if (!writing_) write_next();
-    return true;
-  }
-
-  void close(CloseReason reason) override {
-    if (!open_) return;
-    finish(reason);
-    // Flush what was queued, for a bounded time, then close.
-    if (writing_) {
-      linger_timer_.expires_after(std::chrono::seconds(5));
-      auto self = shared_from_this();
-      linger_timer_.async_wait([self](const std::error_code& ec) {
-        if (!ec) self->close_socket();
-      });
-    } else {
-      close_socket();
-    }
-  }
-
-  // While paused the peer cannot reach us, so the idle timer rests too.
-  void pause_reading(bool paused) override {
-    paused_ = paused;
-    if (paused) {
-      idle_timer_.cancel();
-    } else if (open_ && started_) {
-      arm_idle_timer();
-      if (!reading_) read_header();
-    }
-  }
-  bool is_open() const override { return open_; }
-  std::size_t queued_bytes() const override { return queued_; }
-  std::string description() const override { return description_; }
-
- private:
-  struct Outgoing {
-    std::array<std::uint8_t, 4> header;
-    Bytes body;
-  };
-
-  void read_header() {
-    if (!open_ || paused_ || reading_) return;
-    reading_ = true;
-    auto self = shared_from_this();
-    asio::async_read(
-        socket_, asio::buffer(header_), [self](const std::error_code& ec, std::size_t n) {
-          self->reading_ = false;
-          if (ec) return self->read_failed(ec, n, 4, true);
-          std::uint32_t size = std::uint32_t(self->header_[0]) << 24 |
-                               std::uint32_t(self->header_[1]) << 16 |
-                               std::uint32_t(self->header_[2]) << 8 | self->header_[3];
-          if (size > self->options_.max_frame_bytes) {
-            return self->close({CloseReason::Code::kFrameTooLarge,
-                                "peer announced a frame of " + std::to_string(size) +
-                                    " bytes (limit " +
-                                    std::to_string(self->options_.max_frame_bytes) + ")"});
-          }
-          self->read_body(size);
-        });
-  }
-
-  // The body grows as bytes arrive (in chunks of at most kChunk), so a header announcing a
-  // large frame pins no more memory than the peer has actually sent.
-  static constexpr std::size_t kChunk = 64 * 1024;
-
-  void read_body(std::uint32_t size) {
-    if (!open_) return;
-    body_.clear();
-    read_chunk(size);
-  }
-
-  void read_chunk(std::uint32_t size) {
-    std::size_t got = body_.size();
-    if (got == size) {
-      arm_idle_timer();
-      on_frame_(std::move(body_));
-      body_.clear();
-      read_header();
-      return;
-    }
-    std::size_t chunk = std::min<std::size_t>(kChunk, size - got);
-    body_.resize(got + chunk);
-    reading_ = true;
-    auto self = shared_from_this();
-    asio::async_read(socket_, asio::buffer(body_.data() + got, chunk),
-                     [self, size, got](const std::error_code& ec, std::size_t n) {
-                       self->reading_ = false;
-                       if (ec) return self->read_failed(ec, got + n, size, false);
-                       if (!self->open_) return;
-                       self->read_chunk(size);
-                     });
-  }
-
-  void read_failed(const std::error_code& ec, std::size_t got, std::size_t wanted, bool header) {
-    if (!open_ || ec == asio::error::operation_aborted) return;
-    if (ec == asio::error::eof && header && got == 0) {
-      finish({CloseReason::Code::kRemoteClosed, "the peer closed the connection"});
-    } else if (ec == asio::error::eof) {
-      finish({CloseReason::Code::kNetwork,
-              std::string("connection lost mid-frame: ") + (header ? "header " : "body ") +
-                  std::to_string(got) + " of " + std::to_string(wanted) + " bytes"});
-    } else {
-      finish({CloseReason::Code::kNetwork, ec.message()});
-    }
-    close_socket();
-  }
-
-  void write_next() {
-    if (queue_.empty()) return;
-    writing_ = true;
-    auto self = shared_from_this();
-    const Outgoing& front = queue_.front();
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(front.header), asio::buffer(front.body)};
-    asio::async_write(socket_, buffers, [self](const std::error_code& ec, std::size_t) {
-      self->writing_ = false;
-      self->queued_ -= self->queue_.front().body.size();
-      self->queue_.pop_front();
-      if (ec) {
-        if (ec != asio::error::operation_aborted) {
-          self->finish({CloseReason::Code::kNetwork, "write failed: " + ec.message()});
-        }
-        self->queue_.clear();
-        self->queued_ = 0;
-        self->close_socket();
-        return;
-      }
-      if (!self->queue_.empty()) {
-        self->write_next();
-      } else if (!self->open_) {
-        self->close_socket();
-      }
-    });
-  }
-
-  void arm_idle_timer() {
-    if (options_.idle_timeout.count() <= 0 || !open_ || paused_) return;
-    idle_timer_.expires_after(options_.idle_timeout);
-    std::weak_ptr<TcpConnection> weak = weak_from_this();
-    idle_timer_.async_wait([weak](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || !self->open_) return;
-      self->close(
-          {CloseReason::Code::kTimeout,
-           "no frame received for " + std::to_string(self->options_.idle_timeout.count()) + " ms"});
-    });
-  }
-
-  void finish(const CloseReason& reason) {
-    if (!open_) return;
-    open_ = false;
-    idle_timer_.cancel();
-    if (logger_) logger_->debug("{}: closed ({})", description_, reason.to_string());
-    if (on_close_) {
-      // The frame handler stays: finish() may run inside it (a handler that closes).
-      auto handler = std::move(on_close_);
-      handler(reason);
-    }
-  }
-
-  void close_socket() {
-    linger_timer_.cancel();
+// Runs a TLS handshake bounded by handshake_timeout; `done(error)` runs once, with the
+// stream ready when the error is empty.
+void tls_handshake(const std::shared_ptr<TlsStream>& stream, TlsStream::handshake_type type,
+                   std::chrono::milliseconds timeout,
+                   std::function<void(std::optional<net::TlsFailure>)> done) {
+  auto timer = std::make_shared<asio::steady_timer>(stream->get_executor());
+  auto timed_out = std::make_shared<bool>(false);
+  timer->expires_after(timeout);
+  timer->async_wait([stream, timed_out](const std::error_code& ec) {
+    if (ec) return;
+    *timed_out = true;
     std::error_code ignored;
-    if (socket_.is_open()) {
-      socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      socket_.close(ignored);
+    stream->next_layer().close(ignored);  // fails the handshake in progress
+  });
+  stream->async_handshake(type, [stream, timer, timed_out, timeout, type,
+                                 done = std::move(done)](const std::error_code& ec) {
+    timer->cancel();
+    if (!ec) return done(std::nullopt);
+    if (*timed_out) {
+      return done(net::TlsFailure{
+          "the TLS handshake did not complete within " + std::to_string(timeout.count()) + " ms",
+          false});
     }
-  }
+    done(net::describe_failure(stream->native_handle(), ec, type == TlsStream::client));
+  });
+}
 
-  tcp::socket socket_;
-  TransportOptions options_;
-  std::shared_ptr<spdlog::logger> logger_;
-  asio::steady_timer idle_timer_;
-  asio::steady_timer linger_timer_;
-  std::string description_;
-  FrameHandler on_frame_;
-  CloseHandler on_close_;
-  bool open_ = true, started_ = false, paused_ = false, reading_ = false, writing_ = false;
-  std::array<std::uint8_t, 4> header_{};
-  Bytes body_;
-  std::deque<Outgoing> queue_;
-  std::size_t queued_ = 0;
-};
+PeerCredentials tls_credentials(TlsStream& stream) {
+  PeerCredentials c;
+  c.tls = true;
+  auto cert = net::peer_certificate(stream.native_handle());
+  c.client_cert_subject = std::move(cert.subject);
+  c.client_cert_sha256 = std::move(cert.sha256);
+  return c;
+}
 
+// Accepts on tcp:// or, with a TLS context, tls://; hands over each connection once it is
+// ready (after the TLS handshake), backs off while out of descriptors.
 class TcpListener : public Listener {
  public:
   TcpListener(asio::io_context& io, const Url& url, TransportOptions options,
-              std::shared_ptr<spdlog::logger> logger)
-      : state_(std::make_shared<State>(io, options, std::move(logger))) {
+              std::shared_ptr<spdlog::logger> logger, std::shared_ptr<asio::ssl::context> tls)
+      : state_(std::make_shared<State>(io, options, std::move(logger), std::move(tls))) {
+    std::string scheme = state_->tls ? "tls" : "tcp";
     if (!url.has_port)
-      throw Error("tcp: listen URL needs a port (0 lets the OS choose): " + url.to_string());
+      throw Error(scheme + ": listen URL needs a port (0 lets the OS choose): " + url.to_string());
     try {
       net::open_listening(state_->acceptor, io, url.host, url.port, url.to_string());
     } catch (const std::runtime_error& e) {
-      throw Error(std::string("tcp: ") + e.what());
+      throw Error(scheme + ": " + e.what());
     }
-    state_->url = "tcp://" + endpoint_text(state_->acceptor.local_endpoint());
+    state_->url = scheme + "://" + net::endpoint_text(state_->acceptor.local_endpoint());
   }
   ~TcpListener() override { close(); }
 
@@ -264,16 +87,21 @@ class TcpListener : public Listener {
   void close() override {
     std::error_code ignored;
     state_->acceptor.close(ignored);
+    state_->backoff_timer.cancel();
     state_->on_accept = nullptr;
   }
 
  private:
   struct State {
-    State(asio::io_context& io, TransportOptions o, std::shared_ptr<spdlog::logger> l)
-        : acceptor(io), options(o), logger(std::move(l)) {}
+    State(asio::io_context& io, TransportOptions o, std::shared_ptr<spdlog::logger> l,
+          std::shared_ptr<asio::ssl::context> t)
+        : acceptor(io), backoff_timer(io), options(o), logger(std::move(l)), tls(std::move(t)) {}
     tcp::acceptor acceptor;
+    asio::steady_timer backoff_timer;
+    net::AcceptBackoff backoff;
     TransportOptions options;
     std::shared_ptr<spdlog::logger> logger;
+    std::shared_ptr<asio::ssl::context> tls;
     std::string url;
     AcceptHandler on_accept;
   };
@@ -281,14 +109,73 @@ class TcpListener : public Listener {
   static void accept_next(const std::shared_ptr<State>& state) {
     state->acceptor.async_accept([state](const std::error_code& ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) return;
-      if (!ec && state->on_accept) {
-        state->on_accept(
-            std::make_shared<TcpConnection>(std::move(socket), state->options, state->logger));
-      } else if (ec && state->logger) {
-        state->logger->warn("tcp {}: accept failed: {}", state->url, ec.message());
+      if (ec) return accept_failed(state, ec);
+      state->backoff.succeeded();
+      if (state->tls) {
+        start_tls(state, std::move(socket));
+      } else if (state->on_accept) {
+        state->on_accept(std::make_shared<FramedConnection<tcp::socket>>(
+            std::move(socket), state->options, state->logger, "tcp"));
       }
       accept_next(state);
     });
+  }
+
+  static void accept_failed(const std::shared_ptr<State>& state, const std::error_code& ec) {
+    auto decision = state->backoff.failed(ec);
+    if (decision.warn && state->logger) {
+      state->logger->warn(
+          "{}: accept failed: {} ({} failure(s) since the last warning){}", state->url,
+          ec.message(), decision.failures,
+          decision.delay.count()
+              ? "; pausing accepts for " + std::to_string(decision.delay.count()) + " ms"
+              : std::string());
+    }
+    if (decision.delay.count() == 0) return accept_next(state);
+    state->backoff_timer.expires_after(decision.delay);
+    state->backoff_timer.async_wait([state](const std::error_code& wait_ec) {
+      if (!wait_ec && state->acceptor.is_open()) accept_next(state);
+    });
+  }
+
+  // A client that does not speak TLS learns why in its own terms before the connection
+  // closes: our tcp:// client reads a TLS alert record as "this peer speaks TLS", an HTTP
+  // client gets a 400.
+  static void refuse_plaintext(const std::shared_ptr<TlsStream>& stream,
+                               net::TlsFailure::Peer peer) {
+    auto close = [stream](const std::error_code& = {}, std::size_t = 0) {
+      std::error_code ignored;
+      stream->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->next_layer().close(ignored);
+    };
+    std::string_view refusal = net::plaintext_refusal(peer);
+    if (refusal.empty()) return close();
+    asio::async_write(stream->next_layer(), asio::buffer(refusal.data(), refusal.size()), close);
+  }
+
+  static void start_tls(const std::shared_ptr<State>& state, tcp::socket socket) {
+    std::string remote = net::remote_text(socket);
+    auto stream = std::make_shared<TlsStream>(std::move(socket), *state->tls);
+    tls_handshake(stream, TlsStream::server, state->options.handshake_timeout,
+                  [state, stream, remote](std::optional<net::TlsFailure> failure) {
+                    if (failure) {
+                      if (state->logger) {
+                        state->logger->warn("{}: TLS handshake with {} failed: {}", state->url,
+                                            remote, failure->message);
+                      }
+                      refuse_plaintext(stream, failure->peer);
+                      return;
+                    }
+                    auto credentials = tls_credentials(*stream);
+                    auto conn = std::make_shared<FramedConnection<TlsStream>>(
+                        std::move(*stream), state->options, state->logger, "tls",
+                        std::move(credentials));
+                    if (state->on_accept) {
+                      state->on_accept(std::move(conn));
+                    } else {
+                      conn->close({CloseReason::Code::kShutdown, "the listener was closed"});
+                    }
+                  });
   }
 
   std::shared_ptr<State> state_;
@@ -296,50 +183,91 @@ class TcpListener : public Listener {
 
 class TcpAdapter : public TransportAdapter {
  public:
-  TcpAdapter(asio::io_context& io, std::shared_ptr<spdlog::logger> logger)
-      : io_(io), logger_(std::move(logger)) {}
+  TcpAdapter(asio::io_context& io, std::shared_ptr<spdlog::logger> logger, bool tls)
+      : io_(io), logger_(std::move(logger)), tls_(tls) {}
 
-  std::string scheme() const override { return "tcp"; }
+  std::string scheme() const override { return tls_ ? "tls" : "tcp"; }
 
   std::unique_ptr<Listener> listen(const Url& url, const TransportOptions& options) override {
-    return std::make_unique<TcpListener>(io_, url, options, logger_);
+    std::shared_ptr<asio::ssl::context> context;
+    if (tls_) {
+      try {
+        context = net::make_server_context(tls_settings(options.tls));
+      } catch (const std::exception& e) {
+        throw Error("tls: cannot listen on " + url.to_string() + ": " + e.what());
+      }
+    }
+    return std::make_unique<TcpListener>(io_, url, options, logger_, std::move(context));
   }
 
   void connect(const Url& url, const TransportOptions& options, ConnectHandler done) override {
+    std::string s = scheme();
     std::string target = url.to_string();
     if (!url.has_port)
       return net::fail_connect(io_, std::move(done),
-                               ConnectError("tcp: URL needs a port: " + target, true));
-    // The resolver and socket outlive this call in the handlers that hold them.
+                               ConnectError(s + ": URL needs a port: " + target, true));
+    std::shared_ptr<asio::ssl::context> context;
+    if (tls_) {
+      try {
+        context = net::make_client_context(tls_settings(options.tls));
+      } catch (const std::exception& e) {
+        return net::fail_connect(
+            io_, std::move(done),
+            ConnectError("tls: cannot connect to " + target + ": " + e.what(), true));
+      }
+    }
+    // The resolver and socket outlive this call in the handlers that hold them. The
+    // connect timeout covers resolving and connecting; the TLS handshake has its own.
     auto resolver = std::make_shared<tcp::resolver>(io_);
     auto socket = std::make_shared<tcp::socket>(io_);
-    auto attempt =
-        net::ConnectAttempt::start(io_, std::move(done), options.connect_timeout,
-                                   "tcp: connect to " + target + " timed out after " +
-                                       std::to_string(options.connect_timeout.count()) + " ms",
-                                   [resolver, socket] {
-                                     std::error_code ignored;
-                                     resolver->cancel();
-                                     socket->close(ignored);
-                                   });
+    auto attempt = net::ConnectAttempt::start(
+        io_, std::move(done),
+        options.connect_timeout + (tls_ ? options.handshake_timeout : std::chrono::milliseconds(0)),
+        s + ": connect to " + target + " timed out", [resolver, socket] {
+          std::error_code ignored;
+          resolver->cancel();
+          socket->close(ignored);
+        });
     auto logger = logger_;
     resolver->async_resolve(
         url.host, std::to_string(url.port),
-        [attempt, resolver, socket, target, options, logger](const std::error_code& ec,
-                                                             tcp::resolver::results_type results) {
+        [attempt, resolver, socket, target, options, logger, context, host = url.host, s](
+            const std::error_code& ec, tcp::resolver::results_type results) {
           if (ec)
-            return attempt->finish(nullptr, "tcp: cannot resolve " + target + ": " + ec.message());
+            return attempt->finish(nullptr, s + ": cannot resolve " + target + ": " + ec.message());
           asio::async_connect(
               *socket, results,
-              [attempt, socket, target, options, logger](const std::error_code& ec,
-                                                         const tcp::endpoint&) {
+              [attempt, socket, target, options, logger, context, host, s](
+                  const std::error_code& ec, const tcp::endpoint&) {
                 if (attempt->finished()) return;
                 if (ec) {
                   return attempt->finish(nullptr,
-                                         "tcp: connect to " + target + " failed: " + ec.message());
+                                         s + ": connect to " + target + " failed: " + ec.message());
                 }
-                attempt->finish(
-                    std::make_shared<TcpConnection>(std::move(*socket), options, logger), "");
+                if (!context) {
+                  return attempt->finish(std::make_shared<FramedConnection<tcp::socket>>(
+                                             std::move(*socket), options, logger, "tcp"),
+                                         "");
+                }
+                auto stream = std::make_shared<TlsStream>(std::move(*socket), *context);
+                net::prepare_client(stream->native_handle(), host, tls_settings(options.tls));
+                tls_handshake(
+                    stream, TlsStream::client, options.handshake_timeout,
+                    [attempt, stream, context, target, options,
+                     logger](std::optional<net::TlsFailure> failure) {
+                      if (attempt->finished()) return;
+                      if (failure) {
+                        return attempt->finish(nullptr, ConnectError("tls: connect to " + target +
+                                                                         ": " + failure->message,
+                                                                     failure->permanent));
+                      }
+                      PeerCredentials credentials;
+                      credentials.tls = true;
+                      attempt->finish(
+                          std::make_shared<FramedConnection<TlsStream>>(
+                              std::move(*stream), options, logger, "tls", std::move(credentials)),
+                          "");
+                    });
               });
         });
   }
@@ -347,13 +275,19 @@ class TcpAdapter : public TransportAdapter {
  private:
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> logger_;
+  bool tls_;
 };
 
 }  // namespace
 
 std::unique_ptr<TransportAdapter> make_tcp_adapter(asio::io_context& io,
                                                    std::shared_ptr<spdlog::logger> logger) {
-  return std::make_unique<TcpAdapter>(io, std::move(logger));
+  return std::make_unique<TcpAdapter>(io, std::move(logger), false);
+}
+
+std::unique_ptr<TransportAdapter> make_tls_adapter(asio::io_context& io,
+                                                   std::shared_ptr<spdlog::logger> logger) {
+  return std::make_unique<TcpAdapter>(io, std::move(logger), true);
 }
 
 }  // namespace dagsync

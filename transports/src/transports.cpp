@@ -48,7 +48,9 @@ Transports::Transports(asio::io_context& io, TransportOptions options,
       logger_(logger ? std::move(logger) : make_default_logger()),
       memory_(std::make_shared<MemoryNetwork>(io, logger_)) {
   adapters_["tcp"] = make_tcp_adapter(io, logger_);
+  adapters_["tls"] = make_tls_adapter(io, logger_);
   adapters_["ws"] = make_ws_adapter(io, logger_);
+  adapters_["wss"] = make_wss_adapter(io, logger_);
 }
 
 Transports::~Transports() = default;
@@ -77,10 +79,9 @@ void Transports::connect(const std::string& url, ConnectHandler done) {
     parsed = Url::parse(url);
     adapter_for(parsed);
   } catch (const Error& e) {
-    asio::post(io_,
-               [done = std::move(done), what = std::string(e.what())] {
-                 done(nullptr, ConnectError(what, /*is_permanent=*/true));
-               });
+    asio::post(io_, [done = std::move(done), what = std::string(e.what())] {
+      done(nullptr, ConnectError(what, /*is_permanent=*/true));
+    });
     return;
   }
   adapter_for(parsed).connect(parsed, options_, std::move(done));

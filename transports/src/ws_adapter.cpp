@@ -12,13 +12,17 @@ namespace dagsync {
 
 namespace {
 
-ws::Options to_ws(const TransportOptions& o) {
+ws::Options to_ws(const TransportOptions& o, bool tls) {
   ws::Options w;
+  w.tls = tls;
   w.max_frame_bytes = o.max_frame_bytes;
   w.max_send_queue_bytes = o.max_send_queue_bytes;
   w.handshake_timeout_ms = o.handshake_timeout.count();
   w.idle_timeout_ms = o.idle_timeout.count();
   w.keepalive_interval_ms = o.keepalive_interval.count();
+  w.frame_timeout_ms = o.frame_timeout.count();
+  w.tls_settings = {o.tls.cert_chain_file, o.tls.private_key_file, o.tls.ca_file,
+                    o.tls.client_ca_file, o.tls.server_name};
   return w;
 }
 
@@ -63,6 +67,11 @@ class WsConnection : public Connection {
   bool is_open() const override { return conn_->is_open(); }
   std::size_t queued_bytes() const override { return conn_->queued_bytes(); }
   std::string description() const override { return conn_->description(); }
+  PeerCredentials credentials() const override {
+    ws::Credentials c = conn_->credentials();
+    return {c.tls, std::move(c.bearer_token), std::move(c.query_token),
+            std::move(c.client_cert_subject), std::move(c.client_cert_sha256)};
+  }
 
  private:
   std::shared_ptr<ws::Conn> conn_;
@@ -93,18 +102,21 @@ class WsListener : public Listener {
 
 class WsAdapter : public TransportAdapter {
  public:
-  WsAdapter(asio::io_context& io, std::shared_ptr<spdlog::logger> logger)
-      : io_(io), logger_(std::move(logger)) {}
-  std::string scheme() const override { return "ws"; }
+  WsAdapter(asio::io_context& io, std::shared_ptr<spdlog::logger> logger, bool tls)
+      : io_(io), logger_(std::move(logger)), tls_(tls) {}
+  std::string scheme() const override { return tls_ ? "wss" : "ws"; }
 
   std::unique_ptr<Listener> listen(const Url& url, const TransportOptions& options) override {
-    if (!url.has_port)
-      throw Error("ws: listen URL needs a port (0 lets the OS choose): " + url.to_string());
+    if (!url.has_port) {
+      throw Error(scheme() +
+                  ": listen URL needs a port (0 lets the OS choose): " + url.to_string());
+    }
     try {
       return std::make_unique<WsListener>(
-          ws::listen(io_, url.host, url.port, url.path, to_ws(options), logger_), url, options);
+          ws::listen(io_, url.host, url.port, url.path, to_ws(options, tls_), logger_), url,
+          options);
     } catch (const std::runtime_error& e) {
-      throw Error(std::string("ws: ") + e.what());
+      throw Error(scheme() + ": cannot listen on " + url.to_string() + ": " + e.what());
     }
   }
 
@@ -112,31 +124,38 @@ class WsAdapter : public TransportAdapter {
     std::string target = url.to_string();
     if (!url.has_port)
       return net::fail_connect(io_, std::move(done),
-                               ConnectError("ws: URL needs a port: " + target, true));
+                               ConnectError(scheme() + ": URL needs a port: " + target, true));
     // websocketpp fixes its resolve/connect timeouts at compile time; the whole attempt is
     // bounded here by connect_timeout + handshake_timeout instead.
     auto limit = options.connect_timeout + options.handshake_timeout;
-    auto attempt = net::ConnectAttempt::start(
-        io_, std::move(done), limit,
-        "ws: connect to " + target + " timed out after " + std::to_string(limit.count()) + " ms");
-    ws::connect(io_, url.host, url.port, url.path.empty() ? "/" : url.path, to_ws(options), logger_,
-                [attempt, options](std::shared_ptr<ws::Conn> c, std::string error) {
-                  attempt->finish(
-                      c ? std::make_shared<WsConnection>(std::move(c), options) : nullptr,
-                      std::move(error));
-                });
+    auto attempt =
+        net::ConnectAttempt::start(io_, std::move(done), limit,
+                                   scheme() + ": connect to " + target + " timed out after " +
+                                       std::to_string(limit.count()) + " ms");
+    ws::connect(
+        io_, url.host, url.port, url.path.empty() ? "/" : url.path, to_ws(options, tls_), logger_,
+        [attempt, options](std::shared_ptr<ws::Conn> c, std::string error, bool permanent) {
+          attempt->finish(c ? std::make_shared<WsConnection>(std::move(c), options) : nullptr,
+                          ConnectError(std::move(error), permanent));
+        });
   }
 
  private:
   asio::io_context& io_;
   std::shared_ptr<spdlog::logger> logger_;
+  bool tls_;
 };
 
 }  // namespace
 
 std::unique_ptr<TransportAdapter> make_ws_adapter(asio::io_context& io,
                                                   std::shared_ptr<spdlog::logger> logger) {
-  return std::make_unique<WsAdapter>(io, std::move(logger));
+  return std::make_unique<WsAdapter>(io, std::move(logger), false);
+}
+
+std::unique_ptr<TransportAdapter> make_wss_adapter(asio::io_context& io,
+                                                   std::shared_ptr<spdlog::logger> logger) {
+  return std::make_unique<WsAdapter>(io, std::move(logger), true);
 }
 
 }  // namespace dagsync

@@ -1,4 +1,4 @@
-// WebSocket adapter (ws://host:port/path): binary messages are frames.
+// WebSocket adapters (ws://host:port/path, and wss:// with TLS): binary messages are frames.
 #pragma once
 
 #include <memory>
@@ -8,4 +8,6 @@
 namespace dagsync {
 std::unique_ptr<TransportAdapter> make_ws_adapter(asio::io_context& io,
                                                   std::shared_ptr<spdlog::logger> logger);
-}
+std::unique_ptr<TransportAdapter> make_wss_adapter(asio::io_context& io,
+                                                   std::shared_ptr<spdlog::logger> logger);
+}  // namespace dagsync

@@ -7,6 +7,10 @@
 //   quiet connection open; idle_timeout_ms catches a peer that has gone silent entirely.
 // - Keepalive: every keepalive_interval_ms a ping goes out; if the pong for the previous
 //   ping has not arrived by then, the connection closes with kTimeout.
+// - Frame timeout: a message whose first bytes arrived must be complete within
+//   frame_timeout_ms (see track_partial() for how a partial message is recognised).
+// - Control frames count against max_send_queue_bytes: a ping whose pong would not fit is
+//   not answered, and the connection closes (kBackpressure).
 // - While reading is paused, neither timer can close the connection: we are the ones not
 //   reading, so silence (and a missing pong) proves nothing about the peer. Both restart
 //   on resume.
@@ -24,20 +28,27 @@
 #undef ASIO_NO_DEPRECATED
 
 #include "ws_core.h"
+
+#include "accept_backoff.h"
 #include "listen_socket.h"
+#include "peer_text.h"
+#include "tls_context.h"
+#include "upgrade_tokens.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <asio.hpp>
 #include <chrono>
 #include <deque>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_no_tls.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
+#include <websocketpp/config/asio.hpp>
+#include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/server.hpp>
 
 namespace dagsync::ws {
@@ -83,7 +94,7 @@ class TrackedSocket : public websocketpp::transport::asio::connection<TransportC
                                 read_pending_ = false;
                                 handler(ec, n);
                                 auto hook = after_read;  // a copy: the hook may replace itself
-                                if (hook) hook();
+                                if (hook) hook(ec ? 0 : n);
                               });
   }
 
@@ -100,7 +111,7 @@ class TrackedSocket : public websocketpp::transport::asio::connection<TransportC
 
   std::size_t bytes_being_written() const { return writing_; }
 
-  std::function<void()> after_read;
+  std::function<void(std::size_t bytes)> after_read;
 
  private:
   bool read_pending_ = false;
@@ -114,14 +125,64 @@ class TrackedTransport : public websocketpp::transport::asio::endpoint<Transport
   using transport_con_ptr = websocketpp::lib::shared_ptr<transport_con_type>;
 };
 
-template <typename Base>
+// websocketpp's TLS socket with two changes: the handshake's own error is kept (websocketpp
+// replaces it with a bare "TLS handshake failed"), so a failure can say why; and a client
+// sends no SNI of its own, as prepare_client() (run from the socket init handler) has set
+// the right one (websocketpp would send the URL's host, even an IP address).
+class TlsSocket : public websocketpp::transport::asio::tls_socket::connection {
+  using Base = websocketpp::transport::asio::tls_socket::connection;
+
+ public:
+  using type = TlsSocket;
+  using ptr = websocketpp::lib::shared_ptr<TlsSocket>;
+
+  const std::error_code& handshake_error() const { return handshake_error_; }
+  bool handshake_done() const { return handshake_done_; }
+
+ protected:
+  websocketpp::lib::error_code init_asio(io_service_ptr service, strand_ptr strand,
+                                         bool is_server) {
+    is_server_ = is_server;
+    return Base::init_asio(service, strand, is_server);
+  }
+  void pre_init(websocketpp::transport::init_handler callback) {
+    callback(websocketpp::lib::error_code());
+  }
+  void post_init(websocketpp::transport::init_handler callback) {
+    auto self = std::static_pointer_cast<TlsSocket>(get_shared());
+    get_socket().async_handshake(
+        is_server_ ? asio::ssl::stream_base::server : asio::ssl::stream_base::client,
+        [self, callback](const std::error_code& ec) {
+          self->handshake_error_ = ec;
+          self->handshake_done_ = !ec;
+          self->handle_init(callback, ec);
+        });
+  }
+
+ private:
+  bool is_server_ = false;
+  bool handshake_done_ = false;
+  std::error_code handshake_error_;
+};
+
+class TlsSocketEndpoint : public websocketpp::transport::asio::tls_socket::endpoint {
+ public:
+  using socket_con_type = TlsSocket;
+  using socket_con_ptr = TlsSocket::ptr;
+};
+
+template <typename Base, typename Socket>
 struct Tracked : Base {
   using type = Tracked;
   struct transport_config : Base::transport_config {
+    using socket_type = Socket;
     // Compile-time in websocketpp: they bound name resolution and the TCP connect of
     // connect(); ws::Options carries only the upgrade's timeout. TransportOptions' default.
     static constexpr long timeout_dns_resolve = 10'000;
     static constexpr long timeout_connect = 10'000;
+    // The TLS handshake; only a backstop: handshake_timeout bounds it at run time (the
+    // server's handshake timer, the client's ConnectAttempt).
+    static constexpr long timeout_socket_post_init = 60'000;
   };
   using transport_type = TrackedTransport<transport_config>;
   // Nothing is compiled into websocketpp's own loggers; the engine logs through spdlog.
@@ -129,10 +190,15 @@ struct Tracked : Base {
   static constexpr websocketpp::log::level elog_level = websocketpp::log::elevel::none;
 };
 
-using ServerConfig = Tracked<websocketpp::config::asio>;
-using ClientConfig = Tracked<websocketpp::config::asio_client>;
-using WsServer = websocketpp::server<ServerConfig>;
-using WsClient = websocketpp::client<ClientConfig>;
+using PlainSocket = websocketpp::transport::asio::basic_socket::endpoint;
+using ServerConfig = Tracked<websocketpp::config::asio, PlainSocket>;
+using ClientConfig = Tracked<websocketpp::config::asio_client, PlainSocket>;
+using TlsServerConfig = Tracked<websocketpp::config::asio_tls, TlsSocketEndpoint>;
+using TlsClientConfig = Tracked<websocketpp::config::asio_tls_client, TlsSocketEndpoint>;
+
+template <typename Config>
+constexpr bool kIsTls =
+    std::is_same_v<typename Config::transport_config::socket_type, TlsSocketEndpoint>;
 
 // Settings shared by server and client endpoints.
 template <typename Endpoint>
@@ -203,9 +269,10 @@ std::string wire_reason(const std::string& message) {
   return message.substr(0, n);
 }
 
-std::string url_text(const std::string& host, std::uint16_t port, const std::string& path) {
+std::string url_text(bool tls, const std::string& host, std::uint16_t port,
+                     const std::string& path) {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return "ws://" + h + ":" + std::to_string(port) + path;
+  return std::string(tls ? "wss://" : "ws://") + h + ":" + std::to_string(port) + path;
 }
 
 // ---- connections ------------------------------------------------------------------------
@@ -231,8 +298,10 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
         logger_(std::move(logger)),
         idle_timer_(io),
         keepalive_timer_(io),
+        frame_timer_(io),
         lifeline_(io),
-        description_("ws " + con_->get_remote_endpoint() + con_->get_resource()) {}
+        description_(std::string(kIsTls<Config> ? "wss " : "ws ") + con_->get_remote_endpoint() +
+                     net::peer_text(con_->get_resource())) {}
 
   ~ConnImpl() override {
     // Dropped before start(): nobody can use the connection any more, so end it. (A started
@@ -250,14 +319,31 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
     con_->set_message_handler([weak](websocketpp::connection_hdl, MessagePtr message) {
       if (auto self = weak.lock()) self->on_message(message);
     });
-    con_->set_ping_handler([weak](websocketpp::connection_hdl, std::string) {
-      if (auto self = weak.lock()) self->last_received_ = Clock::now();
-      return true;  // websocketpp answers with a pong
+    // websocketpp queues a pong for every ping, behind whatever the peer is not reading: a
+    // peer that floods pings and reads nothing would grow that queue without end. The pong
+    // counts against max_send_queue_bytes like a frame; over it, no pong, and the connection
+    // closes (posted: websocketpp is still working through the read that held the ping).
+    con_->set_ping_handler([weak](websocketpp::connection_hdl, std::string payload) {
+      auto self = weak.lock();
+      if (!self || self->ended_ || self->flooded_) return false;
+      self->last_received_ = Clock::now();
+      ++self->completed_;
+      std::size_t pong = payload.size() + 6;  // a pong's header: 2 bytes, a client's + 4 (mask)
+      std::size_t queued = self->queued_bytes();
+      if (queued + pong <= self->options_.max_send_queue_bytes) return true;
+      self->flooded_ = true;
+      asio::post(self->io_, [self, queued] {
+        self->refuse(kBackpressure, "the peer keeps sending pings but does not read the pongs: " +
+                                        std::to_string(queued) + " bytes queued (limit " +
+                                        std::to_string(self->options_.max_send_queue_bytes) + ")");
+      });
+      return false;
     });
     con_->set_pong_handler([weak](websocketpp::connection_hdl, std::string) {
       if (auto self = weak.lock()) {
         self->awaiting_pong_ = false;
         self->last_received_ = Clock::now();
+        ++self->completed_;
       }
     });
     auto ended = [weak](websocketpp::connection_hdl) {
@@ -265,11 +351,11 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
     };
     con_->set_close_handler(ended);
     con_->set_fail_handler(ended);
-    con_->after_read = [weak] {
+    con_->after_read = [weak](std::size_t bytes) {
       auto self = weak.lock();
-      if (self && !self->ended_ && self->con_->get_state() != websocketpp::session::state::open) {
-        self->on_ended();
-      }
+      if (!self || self->ended_) return;
+      if (self->con_->get_state() != websocketpp::session::state::open) return self->on_ended();
+      self->track_partial(bytes);
     };
   }
 
@@ -358,13 +444,65 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
     return con_->get_buffered_amount() + con_->bytes_being_written();
   }
   std::string description() const override { return description_; }
+  Credentials credentials() const override { return credentials_; }
+  void set_credentials(Credentials credentials) { credentials_ = std::move(credentials); }
 
  private:
+  // Closes because of what the peer sent, with a warning naming it.
+  void refuse(int code, std::string message) {
+    if (ended_) return;
+    warn_refusal(code, message);
+    close(code, std::move(message));
+  }
+  void warn_refusal(int code, const std::string& message) const {
+    if (logger_) {
+      logger_->warn("{}: closing: {}: {}", description_, code_name(code), net::peer_text(message));
+    }
+  }
+
+  // frame_timeout: websocketpp does not say whether it holds part of a message, but a read
+  // that brought bytes and completed nothing (no message, ping or pong) shows that it does.
+  // From the first such read, the message must be complete within frame_timeout; a read
+  // that completes something ends the clock (a message begun within that very read then
+  // starts it at its next read). While paused the peer cannot progress, so it rests.
+  void track_partial(std::size_t bytes) {
+    if (options_.frame_timeout_ms <= 0 || bytes == 0) return;
+    if (completed_ != completed_at_last_read_) {
+      partial_ = false;
+    } else if (!partial_) {
+      partial_ = true;
+      partial_deadline_ = Clock::now() + std::chrono::milliseconds(options_.frame_timeout_ms);
+      if (!frame_timer_armed_) arm_frame_timer();
+    }
+    completed_at_last_read_ = completed_;
+  }
+
+  void arm_frame_timer() {
+    frame_timer_armed_ = true;
+    frame_timer_.expires_at(partial_deadline_);
+    std::weak_ptr<ConnImpl> weak = this->weak_from_this();
+    frame_timer_.async_wait([weak](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->frame_timer_armed_ = false;
+      if (ec || self->ended_ || !self->partial_) return;
+      if (self->paused_) {  // resuming restarts the clock
+        self->partial_ = false;
+        return;
+      }
+      if (Clock::now() < self->partial_deadline_) return self->arm_frame_timer();
+      self->refuse(kTimeout, "a message was not completed within frame_timeout (" +
+                                 std::to_string(self->options_.frame_timeout_ms) +
+                                 " ms) of its first bytes");
+    });
+  }
+
   void on_message(const MessagePtr& message) {
     if (ended_) return;
     last_received_ = Clock::now();
+    ++completed_;
     if (message->get_opcode() != websocketpp::frame::opcode::binary) {
-      close(kBadFrame, "received a text message; dagsync frames are binary WebSocket messages");
+      refuse(kBadFrame, "received a text message; dagsync frames are binary WebSocket messages");
       return;
     }
     const std::string& payload = message->get_payload();
@@ -382,6 +520,8 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   void on_ended() {
     if (ended_) return;
     auto [code, message] = classify();
+    // websocketpp refused what the peer sent (over the limit, not UTF-8, malformed).
+    if (code == kFrameTooLarge || code == kBadFrame) warn_refusal(code, message);
     ended_ = true;
     stop_timers();
     set_ws_reading(true);  // let websocketpp finish the closing handshake
@@ -525,6 +665,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   }
 
   void stop_timers() {
+    frame_timer_.cancel();
     idle_timer_.cancel();
     keepalive_timer_.cancel();
   }
@@ -536,6 +677,7 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   std::shared_ptr<spdlog::logger> logger_;
   asio::steady_timer idle_timer_;
   asio::steady_timer keepalive_timer_;
+  asio::steady_timer frame_timer_;
   asio::steady_timer lifeline_;  // never expires; its wait holds a started connection
   std::string description_;
   FrameHandler on_frame_;
@@ -550,17 +692,28 @@ class ConnImpl final : public Conn, public std::enable_shared_from_this<ConnImpl
   bool ws_paused_ = false;  // websocketpp was asked to stop reading
   bool drain_posted_ = false;
   bool awaiting_pong_ = false;
+  bool flooded_ = false;         // pings refused; closing
+  std::uint64_t completed_ = 0;  // messages, pings and pongs received
+  std::uint64_t completed_at_last_read_ = 0;
+  bool partial_ = false;  // a message is in progress (frame_timeout)
+  bool frame_timer_armed_ = false;
+  Clock::time_point partial_deadline_{};
+  Credentials credentials_;
 };
 
 // ---- server -----------------------------------------------------------------------------
 
 // Shared by the Server object, the accept loop and every connection it made: websocketpp
 // connections refer to parts of their endpoint, so it lives as long as any of them.
+template <typename Config>
 struct ServerState {
-  explicit ServerState(asio::io_context& context) : io(context), acceptor(context) {}
+  explicit ServerState(asio::io_context& context)
+      : io(context), acceptor(context), backoff_timer(context) {}
   asio::io_context& io;
-  WsServer endpoint;
+  websocketpp::server<Config> endpoint;
   asio::ip::tcp::acceptor acceptor;
+  asio::steady_timer backoff_timer;
+  net::AcceptBackoff backoff;
   std::string path;
   std::string url;
   Options options;
@@ -570,17 +723,70 @@ struct ServerState {
   bool closed = false;
 };
 
+// One accepted socket until its upgrade completes or fails: its address (known while the
+// socket is open) and, for TLS, the timer bounding the TLS handshake and upgrade together.
+struct Pending {
+  explicit Pending(asio::io_context& io) : timer(io) {}
+  std::string remote;
+  asio::steady_timer timer;
+  bool timed_out = false;
+};
+
 // True when an upgrade for `resource` (path and query) may proceed on a listener for `path`.
 bool path_accepts(const std::string& path, const std::string& resource) {
   if (path.empty() || path == "/") return true;
   return resource.substr(0, resource.find('?')) == path;
 }
 
-void accept_next(const std::shared_ptr<ServerState>& state);
+template <typename Config>
+Credentials upgrade_credentials(websocketpp::connection<Config>& con) {
+  Credentials c;
+  c.tls = kIsTls<Config>;
+  c.bearer_token = net::bearer_token(con.get_request_header("Authorization"));
+  c.query_token = net::query_parameter(con.get_resource(), "token");
+  if constexpr (kIsTls<Config>) {
+    auto cert = net::peer_certificate(con.get_socket().native_handle());
+    c.client_cert_subject = std::move(cert.subject);
+    c.client_cert_sha256 = std::move(cert.sha256);
+  }
+  return c;
+}
 
-void configure_server_connection(const std::shared_ptr<ServerState>& state,
-                                 const WsServer::connection_ptr& con) {
-  std::weak_ptr<WsServer::connection_type> weak_con = con;
+template <typename Config>
+void accept_next(const std::shared_ptr<ServerState<Config>>& state);
+
+// A failed TLS handshake on the server: a warning naming the client and why, and for a
+// client that does not speak TLS, a plaintext answer it understands.
+template <typename Config>
+void tls_failed(const std::shared_ptr<ServerState<Config>>& state,
+                websocketpp::connection<Config>& con, const Pending& pending) {
+  if constexpr (kIsTls<Config>) {
+    net::TlsFailure failure;
+    if (pending.timed_out) {
+      failure.message = "the TLS handshake and upgrade did not complete within " +
+                        std::to_string(state->options.handshake_timeout_ms) + " ms";
+    } else {
+      failure =
+          net::describe_failure(con.get_socket().native_handle(), con.handshake_error(), false);
+      std::string_view refusal = net::plaintext_refusal(failure.peer);
+      if (!refusal.empty()) {
+        std::error_code ignored;  // a fresh socket's buffer takes these few bytes at once
+        asio::write(con.get_next_layer(), asio::buffer(refusal.data(), refusal.size()), ignored);
+      }
+    }
+    if (state->logger) {
+      state->logger->warn("{}: TLS handshake with {} failed: {}", state->url, pending.remote,
+                          failure.message);
+    }
+  }
+}
+
+template <typename Config>
+void configure_server_connection(const std::shared_ptr<ServerState<Config>>& state,
+                                 const typename websocketpp::server<Config>::connection_ptr& con,
+                                 const std::shared_ptr<Pending>& pending) {
+  using WsConnection = typename websocketpp::server<Config>::connection_type;
+  std::weak_ptr<WsConnection> weak_con = con;
   con->set_validate_handler([state, weak_con](websocketpp::connection_hdl) {
     auto c = weak_con.lock();
     if (!c) return false;
@@ -588,59 +794,146 @@ void configure_server_connection(const std::shared_ptr<ServerState>& state,
     c->set_status(websocketpp::http::status_code::not_found);
     if (state->logger) {
       state->logger->debug("ws {}: refused an upgrade for {} from {} (404)", state->url,
-                           c->get_resource(), c->get_remote_endpoint());
+                           net::peer_text(c->get_resource()), c->get_remote_endpoint());
     }
     return false;
   });
-  con->set_open_handler([state, weak_con](websocketpp::connection_hdl) {
+  con->set_open_handler([state, weak_con, pending](websocketpp::connection_hdl) {
+    pending->timer.cancel();
     auto c = weak_con.lock();
     if (!c) return;
-    auto conn = std::make_shared<ConnImpl<ServerConfig>>(state->io, c, state, state->options,
-                                                         state->logger);
+    auto conn =
+        std::make_shared<ConnImpl<Config>>(state->io, c, state, state->options, state->logger);
     conn->attach();
+    conn->set_credentials(upgrade_credentials(*c));
     auto handler = state->on_accept;  // a copy: the handler may close the server
     if (!handler) {
       conn->close(kShutdown, "the server is no longer accepting connections");
       return;
     }
-    if (state->logger) state->logger->debug("ws {}: accepted {}", state->url, conn->description());
+    if (state->logger) state->logger->debug("{}: accepted {}", state->url, conn->description());
     handler(conn);
     conn->hold_until_started();
   });
-  con->set_fail_handler([state, weak_con](websocketpp::connection_hdl) {
+  con->set_fail_handler([state, weak_con, pending](websocketpp::connection_hdl) {
+    pending->timer.cancel();
     auto c = weak_con.lock();
-    if (!c || !state->logger) return;
-    state->logger->debug("ws {}: handshake with {} failed: {}", state->url,
-                         c->get_remote_endpoint(), c->get_ec().message());
+    if (!c) return;
+    if constexpr (kIsTls<Config>) {
+      if (!c->handshake_done()) return tls_failed(state, *c, *pending);
+    }
+    if (state->logger) {
+      state->logger->debug("{}: handshake with {} failed: {}", state->url, pending->remote,
+                           c->get_ec().message());
+    }
+  });
+}
+
+// A plain ws:// listener peeks at the first bytes before websocketpp reads them: a TLS
+// ClientHello (a wss:// client) gets a plaintext answer, which its TLS library reports at once
+// as "not TLS", instead of websocketpp waiting for the end of an HTTP header.
+template <typename Config>
+void start_unless_tls(const std::shared_ptr<ServerState<Config>>& state,
+                      const typename websocketpp::server<Config>::connection_ptr& con,
+                      const std::shared_ptr<Pending>& pending) {
+  auto first = std::make_shared<std::array<std::uint8_t, 2>>();
+  auto& socket = con->get_raw_socket();
+  socket.async_receive(
+      asio::buffer(*first), asio::socket_base::message_peek,
+      [state, con, pending, first](const std::error_code& ec, std::size_t n) {
+        if (ec || state->closed) {
+          pending->timer.cancel();
+          std::error_code ignored;
+          con->get_raw_socket().close(ignored);
+          return;
+        }
+        if (n >= 2 && (*first)[0] == 0x16 && (*first)[1] == 0x03) {
+          pending->timer.cancel();
+          static constexpr char kRefusal[] =
+              "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+              "Content-Length: 44\r\n\r\nThis port speaks plain ws://, not TLS/wss.\r\n";
+          std::error_code ignored;
+          asio::write(con->get_raw_socket(), asio::buffer(kRefusal, sizeof kRefusal - 1), ignored);
+          con->get_raw_socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+          con->get_raw_socket().close(ignored);
+          if (state->logger) {
+            state->logger->warn(
+                "{}: {} started a TLS handshake on this plain ws:// port (use "
+                "wss:// to reach a TLS listener); closed",
+                state->url, pending->remote);
+          }
+          return;
+        }
+        con->start();  // reads the upgrade request; the open handler hands the connection over
+      });
+}
+
+template <typename Config>
+void accept_failed(const std::shared_ptr<ServerState<Config>>& state, const std::error_code& ec) {
+  auto decision = state->backoff.failed(ec);
+  if (decision.warn && state->logger) {
+    state->logger->warn("{}: accept failed: {} ({} failure(s) since the last warning){}",
+                        state->url, ec.message(), decision.failures,
+                        decision.delay.count() ? "; pausing accepts for " +
+                                                     std::to_string(decision.delay.count()) + " ms"
+                                               : std::string());
+  }
+  if (decision.delay.count() == 0) return accept_next(state);
+  state->backoff_timer.expires_after(decision.delay);
+  state->backoff_timer.async_wait([state](const std::error_code& wait_ec) {
+    if (!wait_ec && !state->closed) accept_next(state);
   });
 }
 
 // Our own accept loop rather than websocketpp's: websocketpp binds its endpoint's raw `this`
 // into the pending accept, which would dangle once the Server is destroyed; here the loop
 // holds the shared state, and closing the acceptor leaves established connections alone.
-void accept_next(const std::shared_ptr<ServerState>& state) {
+template <typename Config>
+void accept_next(const std::shared_ptr<ServerState<Config>>& state) {
   if (state->closed) return;
-  WsServer::connection_ptr con = state->endpoint.get_connection();
+  auto con = state->endpoint.get_connection();
   if (!con) {
     if (state->logger)
-      state->logger->warn("ws {}: cannot create a connection; no longer accepting", state->url);
+      state->logger->warn("{}: cannot create a connection; no longer accepting", state->url);
     return;
   }
-  configure_server_connection(state, con);
-  state->acceptor.async_accept(con->get_raw_socket(), [state, con](const std::error_code& ec) {
-    if (state->closed || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      if (state->logger) state->logger->warn("ws {}: accept failed: {}", state->url, ec.message());
-    } else {
-      con->start();  // reads the upgrade request; the open handler hands the connection over
-    }
-    accept_next(state);
-  });
+  auto pending = std::make_shared<Pending>(state->io);
+  configure_server_connection(state, con, pending);
+  state->acceptor.async_accept(
+      con->get_raw_socket(), [state, con, pending](const std::error_code& ec) {
+        if (state->closed || ec == asio::error::operation_aborted) return;
+        if (ec) return accept_failed(state, ec);
+        state->backoff.succeeded();
+        std::error_code ignored;
+        auto remote = con->get_raw_socket().remote_endpoint(ignored);
+        pending->remote = remote.address().to_string() + ":" + std::to_string(remote.port());
+        {
+          // For TLS, websocketpp's open-handshake timer starts only after the TLS handshake; for
+          // plain ws, only once start_unless_tls() has seen the first bytes.
+          pending->timer.expires_after(
+              std::chrono::milliseconds(std::max(1LL, state->options.handshake_timeout_ms)));
+          std::weak_ptr<typename websocketpp::server<Config>::connection_type> weak_con = con;
+          pending->timer.async_wait([weak_con, pending](const std::error_code& wait_ec) {
+            auto c = weak_con.lock();
+            if (wait_ec || !c) return;
+            pending->timed_out = true;
+            std::error_code ignored;
+            c->get_raw_socket().close(ignored);  // fails the handshake in progress
+          });
+        }
+        if constexpr (kIsTls<Config>) {
+          con->start();  // the TLS handshake, then the upgrade; the open handler hands it over
+        } else {
+          start_unless_tls(state, con, pending);
+        }
+        accept_next(state);
+      });
 }
 
+template <typename Config>
 class ServerImpl final : public Server {
  public:
-  ServerImpl(std::shared_ptr<ServerState> state, std::uint16_t port)
+  ServerImpl(std::shared_ptr<ServerState<Config>> state, std::uint16_t port)
       : state_(std::move(state)), port_(port) {}
   ~ServerImpl() override { close(); }
 
@@ -657,101 +950,157 @@ class ServerImpl final : public Server {
     state_->on_accept = nullptr;
     std::error_code ignored;
     state_->acceptor.close(ignored);
+    state_->backoff_timer.cancel();
   }
 
  private:
-  std::shared_ptr<ServerState> state_;
+  std::shared_ptr<ServerState<Config>> state_;
   std::uint16_t port_;
 };
 
-// ---- client -----------------------------------------------------------------------------
-
-struct ClientState {
-  WsClient endpoint;
-};
-
-std::string failure_text(WsClient::connection_type& con, const Options& options) {
-  WsErrorCode ec = con.get_ec();
-  if (ec == websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout)) {
-    return "timed out: no WebSocket upgrade within " +
-           std::to_string(options.handshake_timeout_ms) + " ms";
-  }
-  if (ec ==
-      websocketpp::transport::error::make_error_code(websocketpp::transport::error::timeout)) {
-    return "timed out resolving or connecting";
-  }
-  auto http_status = con.get_response_code();
-  if (http_status != websocketpp::http::status_code::uninitialized &&
-      http_status != websocketpp::http::status_code::switching_protocols) {
-    return "failed: the server answered HTTP " + std::to_string(http_status) + " " +
-           con.get_response_msg();
-  }
-  if (auto tec = con.get_transport_ec()) return "failed: " + tec.message();
-  return "failed: " + ec.message();
-}
-
-}  // namespace
-
-std::unique_ptr<Server> listen(asio::io_context& io, const std::string& host, std::uint16_t port,
-                               const std::string& path, const Options& options,
-                               std::shared_ptr<spdlog::logger> logger) {
-  auto state = std::make_shared<ServerState>(io);
+template <typename Config>
+std::unique_ptr<Server> listen_with(asio::io_context& io, const std::string& host,
+                                    std::uint16_t port, const std::string& path,
+                                    const Options& options,
+                                    std::shared_ptr<spdlog::logger> logger) {
+  auto state = std::make_shared<ServerState<Config>>(io);
   state->path = path;
-  state->url = url_text(host, port, path);
+  state->url = url_text(options.tls, host, port, path);
   state->options = options;
   state->logger = std::move(logger);
   init_endpoint(state->endpoint, io, options);
   // An upgrade request has no body, and we serve nothing else: refuse any (413) rather than
   // buffer up to websocketpp's default of 32 MB for a stranger.
   state->endpoint.set_max_http_body_size(0);
+  if constexpr (kIsTls<Config>) {
+    auto context = net::make_server_context(options.tls_settings);
+    state->endpoint.set_tls_init_handler(
+        [context](websocketpp::connection_hdl) { return context; });
+  }
 
   std::uint16_t bound = net::open_listening(state->acceptor, io, host, port, state->url);
-  state->url = url_text(host, bound, path);
+  state->url = url_text(options.tls, host, bound, path);
   if (state->logger) state->logger->debug("ws: listening on {}", state->url);
-  return std::make_unique<ServerImpl>(std::move(state), bound);
+  return std::make_unique<ServerImpl<Config>>(std::move(state), bound);
 }
 
-void connect(asio::io_context& io, const std::string& host, std::uint16_t port,
-             const std::string& path, const Options& options,
-             std::shared_ptr<spdlog::logger> logger,
-             std::function<void(std::shared_ptr<Conn>, std::string error)> done) {
-  std::string url = url_text(host, port, path.empty() ? "/" : path);
-  auto client = std::make_shared<ClientState>();
-  WsClient::connection_ptr con;
+// ---- client -----------------------------------------------------------------------------
+
+template <typename Config>
+struct ClientState {
+  websocketpp::client<Config> endpoint;
+};
+
+struct Failure {
+  std::string text;
+  bool permanent = false;
+};
+
+template <typename Config>
+Failure failure_text(websocketpp::connection<Config>& con, const Options& options) {
+  WsErrorCode ec = con.get_ec();
+  if (ec == websocketpp::error::make_error_code(websocketpp::error::open_handshake_timeout)) {
+    return {"timed out: no WebSocket upgrade within " +
+            std::to_string(options.handshake_timeout_ms) + " ms"};
+  }
+  if (ec ==
+      websocketpp::transport::error::make_error_code(websocketpp::transport::error::timeout)) {
+    return {"timed out resolving or connecting"};
+  }
+  auto http_status = con.get_response_code();
+  if constexpr (kIsTls<Config>) {
+    SSL* ssl = con.get_socket().native_handle();
+    if (!con.handshake_done() && con.handshake_error()) {
+      auto failure = net::describe_failure(ssl, con.handshake_error(), true);
+      return {"failed: " + failure.message, failure.permanent};
+    }
+    int alert = net::last_alert_received(ssl);
+    if (http_status == websocketpp::http::status_code::uninitialized && alert >= 0) {
+      if (alert == 116) {  // certificate_required (TLS 1.3)
+        return {"failed: the server requires a client certificate (tls.cert_chain_file)", true};
+      }
+      return {"failed: the server ended TLS with the alert \"" + net::alert_text(alert) +
+                  "\" before answering the upgrade",
+              alert == 42 || alert == 43 || alert == 44 || alert == 45 || alert == 46 ||
+                  alert == 48};  // certificate problems
+    }
+  }
+  if (http_status != websocketpp::http::status_code::uninitialized &&
+      http_status != websocketpp::http::status_code::switching_protocols) {
+    // 4xx: the server refuses this request and will again; 5xx and others may pass.
+    bool permanent = http_status >= 400 && http_status < 500;
+    return {"failed: the server answered HTTP " + std::to_string(http_status) + " " +
+                net::peer_text(con.get_response_msg()),
+            permanent};
+  }
+  if (ec == websocketpp::transport::error::make_error_code(websocketpp::transport::error::eof) ||
+      con.get_transport_ec() == asio::error::eof) {
+    return {std::string("failed: the server closed the connection before answering the upgrade") +
+            (kIsTls<Config> ? "" : " (a wss:// port closes on a plain upgrade request)")};
+  }
+  if (auto tec = con.get_transport_ec()) return {"failed: " + tec.message()};
+  return {"failed: " + ec.message()};
+}
+
+template <typename Config>
+void connect_with(asio::io_context& io, const std::string& host, std::uint16_t port,
+                  const std::string& path, const Options& options,
+                  std::shared_ptr<spdlog::logger> logger, ConnectDone done) {
+  using WsClient = websocketpp::client<Config>;
+  std::string url = url_text(options.tls, host, port, path.empty() ? "/" : path);
+  auto client = std::make_shared<ClientState<Config>>();
+  typename WsClient::connection_ptr con;
   std::string problem;
+  bool permanent = false;
   try {
     init_endpoint(client->endpoint, io, options);
     client->endpoint.set_max_http_body_size(64 * 1024);  // a refusal's body, if any
+    if constexpr (kIsTls<Config>) {
+      auto context = net::make_client_context(options.tls_settings);
+      client->endpoint.set_tls_init_handler(
+          [context](websocketpp::connection_hdl) { return context; });
+      client->endpoint.set_socket_init_handler(
+          [host, settings = options.tls_settings](websocketpp::connection_hdl,
+                                                  asio::ssl::stream<asio::ip::tcp::socket>& s) {
+            net::prepare_client(s.native_handle(), host, settings);
+          });
+    }
     WsErrorCode ec;
     con = client->endpoint.get_connection(url, ec);
     if (ec) problem = ec.message();
   } catch (const std::exception& e) {
     problem = e.what();
+    permanent = true;  // a CA file that cannot be read stays unreadable on retry
   }
   if (!con || !problem.empty()) {
-    asio::post(io, [done = std::move(done), error = "ws: cannot connect to " + url + ": " +
-                                                    problem] { done(nullptr, error); });
+    asio::post(io, [done = std::move(done), permanent,
+                    error = "ws: cannot connect to " + url + ": " + problem] {
+      done(nullptr, error, permanent);
+    });
     return;
   }
 
   struct Attempt {
-    std::function<void(std::shared_ptr<Conn>, std::string)> done;
+    ConnectDone done;
     bool finished = false;
   };
   auto attempt = std::make_shared<Attempt>();
   attempt->done = std::move(done);
-  std::weak_ptr<WsClient::connection_type> weak_con = con;
+  std::weak_ptr<typename WsClient::connection_type> weak_con = con;
 
   con->set_open_handler(
       [&io, client, attempt, weak_con, options, logger](websocketpp::connection_hdl) {
         auto c = weak_con.lock();
         if (!c || attempt->finished) return;
         attempt->finished = true;
-        auto conn = std::make_shared<ConnImpl<ClientConfig>>(io, c, client, options, logger);
+        auto conn = std::make_shared<ConnImpl<Config>>(io, c, client, options, logger);
         conn->attach();
+        Credentials credentials;
+        credentials.tls = kIsTls<Config>;
+        conn->set_credentials(credentials);
         if (logger) logger->debug("{}: connected", conn->description());
         auto finish = std::move(attempt->done);
-        finish(conn, "");
+        finish(conn, "", false);
         conn->hold_until_started();
       });
   // Posted: websocketpp may fail a connection inside connect() itself, and `done` must never
@@ -761,14 +1110,36 @@ void connect(asio::io_context& io, const std::string& host, std::uint16_t port,
         auto c = weak_con.lock();
         if (!c || attempt->finished) return;
         attempt->finished = true;
-        std::string error = "ws: connect to " + url + " " + failure_text(*c, options);
+        Failure failure = failure_text(*c, options);
+        std::string error =
+            (options.tls ? "wss: connect to " : "ws: connect to ") + url + " " + failure.text;
         if (logger) logger->debug("{}", error);
-        asio::post(io, [attempt, error] {
+        asio::post(io, [attempt, error, permanent = failure.permanent] {
           auto finish = std::move(attempt->done);
-          finish(nullptr, error);
+          finish(nullptr, error, permanent);
         });
       });
   client->endpoint.connect(con);
+}
+
+}  // namespace
+
+std::unique_ptr<Server> listen(asio::io_context& io, const std::string& host, std::uint16_t port,
+                               const std::string& path, const Options& options,
+                               std::shared_ptr<spdlog::logger> logger) {
+  if (options.tls)
+    return listen_with<TlsServerConfig>(io, host, port, path, options, std::move(logger));
+  return listen_with<ServerConfig>(io, host, port, path, options, std::move(logger));
+}
+
+void connect(asio::io_context& io, const std::string& host, std::uint16_t port,
+             const std::string& path, const Options& options,
+             std::shared_ptr<spdlog::logger> logger, ConnectDone done) {
+  if (options.tls) {
+    return connect_with<TlsClientConfig>(io, host, port, path, options, std::move(logger),
+                                         std::move(done));
+  }
+  connect_with<ClientConfig>(io, host, port, path, options, std::move(logger), std::move(done));
 }
 
 }  // namespace dagsync::ws

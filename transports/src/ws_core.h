@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tls_settings.h"
+
 namespace asio {
 class io_context;
 }
@@ -29,6 +31,18 @@ struct Options {
   long long handshake_timeout_ms = 10'000;
   long long idle_timeout_ms = 0;        // 0: off
   long long keepalive_interval_ms = 0;  // ping period; 0: off. A missing pong closes (kTimeout).
+  long long frame_timeout_ms = 30'000;  // a message begun must be complete within this; 0: off
+  bool tls = false;                     // wss://
+  net::TlsSettings tls_settings;
+};
+
+// Numerically and by meaning dagsync::PeerCredentials.
+struct Credentials {
+  bool tls = false;
+  std::string bearer_token;
+  std::string query_token;
+  std::string client_cert_subject;
+  std::string client_cert_sha256;
 };
 
 // Numerically equal to dagsync::CloseReason::Code.
@@ -56,6 +70,7 @@ class Conn {
   virtual bool is_open() const = 0;
   virtual std::size_t queued_bytes() const = 0;
   virtual std::string description() const = 0;
+  virtual Credentials credentials() const = 0;
 };
 
 class Server {
@@ -66,16 +81,19 @@ class Server {
   virtual void close() = 0;
 };
 
-// Listens on host:port and accepts upgrades for `path` only (others get HTTP 404); an empty
-// path or "/" accepts any. Throws std::runtime_error with a clear message on failure.
+// Listens on host:port (TLS first with options.tls) and accepts upgrades for `path` only
+// (others get HTTP 404); an empty path or "/" accepts any. Throws std::runtime_error with a
+// clear message on failure, naming the certificate or key file that cannot be used.
 std::unique_ptr<Server> listen(asio::io_context& io, const std::string& host, std::uint16_t port,
                                const std::string& path, const Options& options,
                                std::shared_ptr<spdlog::logger> logger);
 
-// Connects and upgrades; `done` is called once, never synchronously.
+// Connects (with options.tls: TLS, verifying the server) and upgrades; `done` is called
+// once, never synchronously. `permanent`: retrying cannot help (an HTTP 4xx, a certificate
+// that does not verify, a server that does not speak TLS).
+using ConnectDone = std::function<void(std::shared_ptr<Conn>, std::string error, bool permanent)>;
 void connect(asio::io_context& io, const std::string& host, std::uint16_t port,
              const std::string& path, const Options& options,
-             std::shared_ptr<spdlog::logger> logger,
-             std::function<void(std::shared_ptr<Conn>, std::string error)> done);
+             std::shared_ptr<spdlog::logger> logger, ConnectDone done);
 
 }  // namespace dagsync::ws

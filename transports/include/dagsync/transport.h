@@ -30,7 +30,7 @@ struct CloseReason {
     kFrameTooLarge,  // a frame over max_frame_bytes, either way
     kBadFrame,       // bytes that are not a frame of this transport (e.g. a text frame)
     kProtocol,       // the session layer refused what arrived
-    kTimeout,        // connect, handshake or idle timeout
+    kTimeout,        // connect, handshake, idle or frame timeout
     kNetwork,        // an I/O error
     kBackpressure,   // the peer stopped reading and the send queue filled
     kShutdown,       // the local side is shutting down
@@ -43,13 +43,32 @@ struct CloseReason {
 
 const char* to_string(CloseReason::Code code);
 
+// TLS for tls:// and wss:// (docs/transports.md). Files are PEM. TLS 1.2 or newer only.
+struct TlsOptions {
+  // This side's certificate (then its intermediates) and key. A listener needs both; a
+  // client presents them when set (for a listener with client_ca_file: mutual TLS).
+  std::string cert_chain_file;
+  std::string private_key_file;
+  // Client: the CAs the server's certificate must chain to; empty: the system's default store.
+  std::string ca_file;
+  // Listener: require a client certificate that chains to these CAs; empty: ask for none.
+  std::string client_ca_file;
+  // Client: the name (or IP address) the server's certificate must be valid for, also sent
+  // as SNI; empty: the URL's host.
+  std::string server_name;
+};
+
 struct TransportOptions {
   std::size_t max_frame_bytes = 16u << 20;
-  std::size_t max_send_queue_bytes = 64u << 20;
+  std::size_t max_send_queue_bytes = 64u << 20;  // WebSocket: control frames count too
   std::chrono::milliseconds connect_timeout{10'000};
-  std::chrono::milliseconds handshake_timeout{10'000};  // WebSocket upgrade
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake and WebSocket upgrade
   std::chrono::milliseconds idle_timeout{0};            // nothing received for this long; 0: off
   std::chrono::milliseconds keepalive_interval{0};      // WebSocket ping; 0: off
+  // A frame (WebSocket: a message) whose first byte arrived must be complete within this;
+  // 0: off.
+  std::chrono::milliseconds frame_timeout{30'000};
+  TlsOptions tls;
 };
 
 // Identity a transport carries below the session protocol. A session-level token travels in

@@ -1,5 +1,5 @@
 // Transports: picks an adapter by URL scheme and owns the adapters. One per io_context;
-// no global registry. Built-in schemes: mem (see memory_transport.h), tcp, ws. Custom
+// no global registry. Built-in schemes: mem (see memory_transport.h), tcp, tls, ws, wss. Custom
 // adapters register with add(). Adapters log through the logger given here; without one,
 // make_default_logger() (logging.h): warnings to stderr, as a Repo's default does.
 #pragma once
