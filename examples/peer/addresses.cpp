@@ -7,7 +7,8 @@
 namespace dagsync::peer {
 
 void check_dial_url(const std::string& url) {
-  const std::string expected = "expected tcp://HOST:PORT or ws://HOST:PORT/PATH";
+  const std::string expected =
+      "expected tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH";
   Url u;
   try {
     u = Url::parse(url);
@@ -18,13 +19,17 @@ void check_dial_url(const std::string& url) {
     throw Failure(kExitUsage, "invalid URL '" + url + "': " + why + "; " + expected);
   };
   if (u.scheme == "http" || u.scheme == "https") {
-    bad("dagsync peers do not speak plain HTTP (a WebSocket server is ws://)");
+    bad("dagsync peers do not speak plain HTTP (a WebSocket server is ws:// or wss://)");
   }
-  if (u.scheme != "tcp" && u.scheme != "ws") bad("unknown scheme '" + u.scheme + "'");
+  if (u.scheme != "tcp" && u.scheme != "tls" && u.scheme != "ws" && u.scheme != "wss") {
+    bad("unknown scheme '" + u.scheme + "'");
+  }
   if (u.host.empty()) bad("no host");
   if (!u.has_port) bad("no port");
   if (u.port == 0) bad("port 0 cannot be dialled");
-  if (u.scheme == "tcp" && !u.path.empty()) bad("tcp URLs take no path");
+  if ((u.scheme == "tcp" || u.scheme == "tls") && !u.path.empty()) {
+    bad(u.scheme + " URLs take no path");
+  }
 }
 
 ListenAddress parse_listen_address(const std::string& flag, const std::string& text,

@@ -124,6 +124,13 @@ class ConnectCommand {
       case PeerEvent::Kind::kStorageFailed:
         tell("storage failed: " + e.detail);
         break;
+      case PeerEvent::Kind::kReadOnly:
+        if (e.detail == options_.doc) {
+          read_only_ = true;
+          tell(e.peer_id + " lets this peer only read " + e.detail +
+               ": local changes stay in the store and are not delivered");
+        }
+        break;
     }
     if (options_.action.empty() && (!final_error_.empty() || unavailable_)) io_.stop();
   }
@@ -145,6 +152,7 @@ class ConnectCommand {
     while (true) {
       if (!final_error_.empty()) return kExitUnreachable;
       if (unavailable_) return kExitNoDocument;
+      if (read_only_) return kExitReadOnly;
       if (!peer_.empty() && repo_.in_sync_with(peer_, options_.doc)) {
         doc_ready_ = true;
         return kExitOk;
@@ -159,6 +167,10 @@ class ConnectCommand {
     if (outcome == kExitNoDocument) {
       return "no document '" + options_.doc + "' in " + common_.store + " or on " + peer_ + " (" +
              options_.url + "); --create makes it";
+    }
+    if (outcome == kExitReadOnly) {
+      return peer_ + " (" + options_.url + ") lets this peer only read '" + options_.doc +
+             "': its local changes stay in " + common_.store + " and were not delivered";
     }
     if (outcome == kExitUnreachable) {
       text = "cannot sync with " + options_.url + ": " + final_error_ + " (retrying cannot help)";
@@ -273,6 +285,7 @@ class ConnectCommand {
   std::string peer_;  // the connected server's id; empty while not connected
   std::string last_error_;
   std::string final_error_;  // the Repo stopped dialling: retrying cannot help
+  bool read_only_ = false;   // the server ignores our changes to the document
   std::string last_printed_failure_;
   bool unavailable_ = false;  // the server does not have the requested document
 };

@@ -25,6 +25,8 @@ constexpr int kExitStore = 4;
 constexpr int kExitNoDocument = 5;
 // serve cannot listen: the address is in use or not local.
 constexpr int kExitListen = 6;
+// The server lets this peer only read the document: local changes stay local.
+constexpr int kExitReadOnly = 7;
 
 // Ends a command with `exit_code`; main() prints "error: <what>" on stderr.
 class Failure : public std::runtime_error {

@@ -28,7 +28,7 @@ PEER = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else sys.exit("usage: t
 WORK = tempfile.mkdtemp(prefix="dagsync-peer-test-")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_STORE, EXIT_NO_DOCUMENT = 0, 1, 2, 3, 4, 5
-EXIT_LISTEN = 6
+EXIT_LISTEN, EXIT_READ_ONLY = 6, 7
 
 pending = []
 
@@ -122,6 +122,8 @@ class Server(Process):
         text = self.text()
         self.tcp = (re.findall(r"listening on (tcp://\S+)", text) or [None])[0]
         self.ws = (re.findall(r"listening on (ws://\S+)", text) or [None])[0]
+        self.tls = (re.findall(r"listening on (tls://\S+)", text) or [None])[0]
+        self.wss = (re.findall(r"listening on (wss://\S+)", text) or [None])[0]
         self.metrics = (re.findall(r"metrics on (http://\S+)", text) or [None])[0]
         self.peer_id = re.search(r"server: peer id (\S+)", text).group(1)
 
@@ -556,6 +558,65 @@ def test_usage_errors_exit_2():
     expect(run("connect", "tcp://127.0.0.1:1", "--store", path("u.db"), "--doc", "n", "add"),
            EXIT_USAGE, err="needs the text")
     expect(run("--help"), EXIT_OK, out="inspect")
+
+
+# ---- access control and TLS (serve --auth, --tls-cert; connect --token, --ca) ------------
+
+def make_pki():
+    """A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl CLI."""
+    def ssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=WORK)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=dagsync test CA")
+    ssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(path("san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return path("ca.pem"), path("server.pem"), path("server.key")
+
+
+def test_auth_and_tls_reader_refused_when_it_writes():
+    ca, cert, key = make_pki()
+    hashed = run("hash-token", "alice-secret")
+    expect(hashed, EXIT_OK)
+    import hashlib
+    assert hashed.stdout.strip() == hashlib.sha256(b"alice-secret").hexdigest()
+    with open(path("users.auth"), "w") as f:
+        f.write("# token hashes, principals, documents\n")
+        f.write(f"{hashed.stdout.strip()} alice *=write\n")
+        f.write(f"{hashlib.sha256(b'reader-secret').hexdigest()} reader notes=read\n")
+    with Server(path("auth-server.db"), "--tcp", "127.0.0.1:0", "--auth", path("users.auth"),
+                "--tls-cert", cert, "--tls-key", key) as server:
+        assert server.tls and server.tls.startswith("tls://127.0.0.1:"), server.text()
+        assert "access control from" in server.text()
+        alice = path("auth-alice.db")
+        expect(local(alice, "notes", "alice writes", create=True), EXIT_OK)
+        expect(run("connect", server.tls, "--ca", ca, "--token", "alice-secret", "--store", alice,
+                   "--doc", "notes", "sync"), EXIT_OK)
+        # The reader gets alice's change, and its own is refused, not delivered.
+        reader = path("auth-reader.db")
+        expect(run("connect", server.tls, "--ca", ca, "--token", "reader-secret", "--store",
+                   reader, "--doc", "notes", "sync"), EXIT_OK)
+        expect(run("local", "--store", reader, "--doc", "notes", "--list"), EXIT_OK,
+               out="alice writes")
+        p = run("connect", server.tls, "--ca", ca, "--token", "reader-secret", "--store", reader,
+                "--doc", "notes", "add", "reader writes")
+        expect(p, EXIT_READ_ONLY, out="saved locally", err="lets this peer only read 'notes'")
+        expect(run("inspect", "--store", path("auth-server.db"), "--doc", "notes"), EXIT_OK,
+               out="document notes: 1 change")
+        # A wrong token, and a server certificate not checked against our CA, end at once.
+        p = run("connect", server.tls, "--ca", ca, "--token", "guessed", "--store", alice,
+                "--doc", "notes", "sync")
+        expect(p, EXIT_UNREACHABLE, err="unauthorized")
+        assert p.elapsed < 5
+        p = run("connect", server.tls, "--token", "alice-secret", "--store", alice, "--doc",
+                "notes", "sync")
+        expect(p, EXIT_UNREACHABLE, err="certificate")
+        assert p.elapsed < 5
+    with Server(path("open-server.db"), "--tcp", "127.0.0.1:0") as server:
+        wait_for(lambda: any("no --auth" in line for line in server.err), what="the warning")
 
 
 def main():

@@ -202,6 +202,9 @@ void PeerSession::execute(SessionOutput& output) {
   } else if (auto* unavailable = std::get_if<out::Unavailable>(&output)) {
     if (repo)
       repo->emit({PeerEvent::Kind::kUnavailable, peer_id(), stats().address, unavailable->doc_id});
+  } else if (auto* read_only = std::get_if<out::ReadOnly>(&output)) {
+    if (repo)
+      repo->emit({PeerEvent::Kind::kReadOnly, peer_id(), stats().address, read_only->doc_id});
   } else if (auto* created = std::get_if<out::Created>(&output)) {
     if (repo) repo->announce(created->doc_id);
   } else if (auto* save = std::get_if<out::SaveStates>(&output)) {

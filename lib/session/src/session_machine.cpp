@@ -231,6 +231,7 @@ void SessionMachine::handle_read_only(const Envelope& message) {
   auto it = states_.find(message.doc_id);
   if (it == states_.end() || it->second.read_only) return;
   it->second.read_only = true;
+  outputs_.push_back(session_output::ReadOnly{message.doc_id});
   log(Level::kInfo,
       "document " + message.doc_id + ": the peer lets us only read it; our changes stay here");
 }

@@ -74,6 +74,9 @@ struct Sharing {
 struct Unavailable {
   std::string doc_id;  // the peer does not have it
 };
+struct ReadOnly {
+  std::string doc_id;  // the peer ignores our changes to it
+};
 struct Created {
   std::string doc_id;  // a document first heard of from this peer, now held here
 };
@@ -90,7 +93,8 @@ struct Log {
 using SessionOutput =
     std::variant<session_output::Send, session_output::Close, session_output::Ready,
                  session_output::Sharing, session_output::Applied, session_output::Unavailable,
-                 session_output::Created, session_output::SaveStates, session_output::Log>;
+                 session_output::Created, session_output::SaveStates, session_output::Log,
+                 session_output::ReadOnly>;
 
 class SessionMachine {
  public:

@@ -134,6 +134,8 @@ struct PeerEvent {
     kConnectFailed,  // dialling failed, or the connection ended before the hello
     kUnavailable,    // the peer does not have a requested document; detail: its id
     kStorageFailed,  // storage refused a write for this session; detail: the error
+    kReadOnly,       // the peer lets us only read a document; detail: its id (our changes
+                     // to it stay here; we go on receiving its changes)
   };
   Kind kind;
   std::string peer_id;  // empty before the hello
