@@ -67,13 +67,14 @@ AuthFile AuthFile::load(const std::string& path) {
     AuthEntry entry;
     entry.token_sha256 = hash;
     if (!is_hex_hash(hash)) {
-      throw Failure(kExitUsage, where + "expected the token's SHA-256 as 64 lowercase hex digits "
-                                        "(dagsync-peer hash-token TOKEN prints it)");
+      throw Failure(kExitUsage, where +
+                                    "expected the token's SHA-256 as 64 lowercase hex digits "
+                                    "(dagsync-peer hash-token TOKEN prints it)");
     }
     if (!(words >> entry.principal)) throw Failure(kExitUsage, where + "expected a principal");
     if (seen_hash.count(hash)) {
-      throw Failure(kExitUsage, where + "this token is already on line " +
-                                    std::to_string(seen_hash[hash]));
+      throw Failure(kExitUsage,
+                    where + "this token is already on line " + std::to_string(seen_hash[hash]));
     }
     if (seen_principal.count(entry.principal)) {
       throw Failure(kExitUsage, where + "principal " + entry.principal + " is already on line " +

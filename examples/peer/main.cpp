@@ -76,8 +76,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-connections-per-principal",
                         serve_options.max_connections_per_principal,
                         "connections of one principal (default 100)");
-  serve_cmd->add_option("--max-documents-per-principal",
-                        serve_options.max_documents_per_principal,
+  serve_cmd->add_option("--max-documents-per-principal", serve_options.max_documents_per_principal,
                         "documents one principal may create while the server runs (default 10000)");
 
   LocalOptions local_options;
@@ -106,8 +105,9 @@ int main(int argc, char** argv) {
                         "make the document if neither this store nor the server has it");
   connect_cmd->add_option("--token", connect_options.token,
                           "credentials for a server started with --auth");
-  connect_cmd->add_option("--ca", connect_options.ca,
-                          "tls:// and wss://: CA file to verify the server (default: system store)");
+  connect_cmd->add_option(
+      "--ca", connect_options.ca,
+      "tls:// and wss://: CA file to verify the server (default: system store)");
   connect_cmd->add_option("action", connect_options.action, "add TEXT | list | status | sync")
       ->check(CLI::IsMember({"add", "list", "status", "sync"}));
   connect_cmd->add_option("text", words, "text of the change to add");

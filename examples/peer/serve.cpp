@@ -127,8 +127,7 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
     say("auth", {{"file", options.auth}, {"principals", std::to_string(auth->size())}},
         "access control from " + options.auth + " (" + plural(auth->size(), "principal") + ")");
   } else {
-    logger->warn(
-        "no --auth: anyone who can connect reads and writes every document; see README");
+    logger->warn("no --auth: anyone who can connect reads and writes every document; see README");
   }
   std::vector<std::string> listening;
   if (tcp) listening = listen_on(repo, tls ? "tls" : "tcp", *tcp);

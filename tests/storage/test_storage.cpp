@@ -11,31 +11,13 @@
 
 #include "dagsync/sqlite_storage.h"
 #include "net_helpers.h"
+#include "temp_dir.h"
 
 using namespace dagsync;
 using namespace dagsync::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("dagsync-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-};
 
 void raw_sql(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -312,4 +294,58 @@ TEST_CASE(
     CHECK(check.size() == changes.size());
   }
   MESSAGE(kills << " kills, " << reported.size() << " reported commits, all present");
+}
+
+TEST_CASE("storage: sync states of peers not seen for a while are forgotten, per peer") {
+  TempDir dir;
+  std::string path = dir.file("forget.db");
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  Bytes state{1, 2, 3};
+  {
+    SqliteStorage s(path);
+    s.save_sync_state("a", "gone", state);
+    s.save_sync_state("b", "gone", state);
+    s.save_sync_state("a", "active", state);
+    s.save_sync_state("b", "active", state);
+  }
+  // "gone" saved its states 100 days ago; "active" one of its two then, one just now: a
+  // peer counts as seen by its newest state.
+  raw_sql(path, "UPDATE sync_states SET updated_ms = 1000 WHERE peer = 'gone'");
+  raw_sql(path,
+          "UPDATE sync_states SET updated_ms = 1000 WHERE peer = 'active' AND doc = "
+          "(SELECT id FROM documents WHERE name = 'a')");
+  SqliteStorage s(path);
+  CHECK(s.forget_peers_before(now - 3'600'000) == 2);
+  CHECK_FALSE(s.load_sync_state("a", "gone"));
+  CHECK_FALSE(s.load_sync_state("b", "gone"));
+  CHECK(s.load_sync_state("a", "active"));
+  CHECK(s.load_sync_state("b", "active"));
+  CHECK(s.forget_peers_before(now - 3'600'000) == 0);
+
+  MemoryStorage m;
+  m.save_sync_state("a", "p", state);
+  CHECK(m.forget_peers_before(now - 3'600'000) == 0);
+  CHECK(m.forget_peers_before(now + 3'600'000) == 1);
+  CHECK_FALSE(m.load_sync_state("a", "p"));
+}
+
+TEST_CASE("storage: a repo forgets peers not seen for forget_peers_after when it starts") {
+  TempDir dir;
+  std::string path = dir.file("repo-forget.db");
+  {
+    SqliteStorage s(path);
+    s.save_sync_state("notes", "old-friend", Bytes{1});
+  }
+  raw_sql(path, "UPDATE sync_states SET updated_ms = 1000");
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  RepoOptions o = repo_options("me");
+  auto storage = std::make_shared<SqliteStorage>(path);
+  o.storage = storage;
+  o.forget_peers_after = std::chrono::hours(24);
+  Repo repo(io, transports, o);
+  CHECK(storage->load_sync_state("notes", "old-friend"));  // not during construction
+  REQUIRE(run_until(io, [&] { return !storage->load_sync_state("notes", "old-friend"); }));
 }

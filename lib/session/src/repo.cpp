@@ -47,7 +47,8 @@ RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
       transports(t),
       options(std::move(o)),
       push_timer(io_context),
-      unload_timer(io_context) {
+      unload_timer(io_context),
+      forget_timer(io_context) {
   if (options.peer_id.empty()) options.peer_id = random_actor_id().hex();
   if (!options.storage) options.storage = std::make_shared<MemoryStorage>();
   log = options.logger ? options.logger : make_default_logger();
@@ -111,6 +112,27 @@ void RepoImpl::arm_unload_timer() {
       self->unload_idle();
       self->arm_unload_timer();
     }
+  });
+}
+
+void RepoImpl::forget_old_peers() {
+  if (shutting_down) return;
+  auto cutoff =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch() - options.forget_peers_after)
+          .count();
+  try {
+    if (std::size_t n = options.storage->forget_peers_before(cutoff)) {
+      log->info("forgot {} sync states of peers not seen for {} h", n,
+                std::chrono::duration_cast<std::chrono::hours>(options.forget_peers_after).count());
+    }
+  } catch (const Error& e) {
+    log->warn("could not forget old peers' sync states: {}", log_text(e.what()));
+  }
+  forget_timer.expires_after(std::chrono::hours(24));
+  std::weak_ptr<RepoImpl> weak = weak_from_this();
+  forget_timer.async_wait([weak](const std::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) self->forget_old_peers();
   });
 }
 
@@ -549,6 +571,7 @@ void RepoImpl::shutdown() {
   for (auto& listener : listeners) listener->close();
   push_timer.cancel();
   unload_timer.cancel();
+  forget_timer.cancel();
   auto current = sessions;
   for (const auto& session : current)
     session->close({CloseReason::Code::kShutdown, "repo shutting down"});
@@ -562,6 +585,13 @@ Repo::Repo(asio::io_context& io, Transports& transports, RepoOptions options)
     : impl_(std::make_shared<RepoImpl>(io, transports, std::move(options))) {
   // Documents load when first needed (a peer or the application names them), not here.
   impl_->arm_unload_timer();
+  if (impl_->options.forget_peers_after.count() > 0) {
+    // On the loop, not here: construction stays constant-time however large the store.
+    std::weak_ptr<RepoImpl> weak = impl_;
+    asio::post(io, [weak] {
+      if (auto self = weak.lock()) self->forget_old_peers();
+    });
+  }
 }
 
 Repo::~Repo() {

@@ -118,6 +118,9 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   bool push_scheduled = false;
   asio::steady_timer push_timer;
   asio::steady_timer unload_timer;
+  asio::steady_timer forget_timer;
+  // Deletes the sync states of peers not seen for forget_peers_after, then again a day later.
+  void forget_old_peers();
 
   // Totals of the sessions that ended, and the counters no session holds (Repo::metrics()
   // adds the open sessions' stats).

@@ -434,4 +434,17 @@ std::vector<SyncStateInfo> SqliteStorage::list_sync_states() {
   return out;
 }
 
+std::size_t SqliteStorage::forget_peers_before(std::int64_t unix_ms) {
+  std::size_t removed = 0;
+  in_transaction([&] {
+    Statement q(db_,
+                "DELETE FROM sync_states WHERE peer IN (SELECT peer FROM sync_states "
+                "GROUP BY peer HAVING MAX(updated_ms) < ?)");
+    q.bind(1, unix_ms);
+    q.step();
+    removed = static_cast<std::size_t>(sqlite3_changes(db_));
+  });
+  return removed;
+}
+
 }  // namespace dagsync

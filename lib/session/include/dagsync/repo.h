@@ -109,6 +109,9 @@ struct RepoOptions {
   // to them (a reference it holds must stay valid). 0: never unload; no bound.
   std::chrono::milliseconds unload_after{60'000};
   std::size_t max_loaded_documents = 0;
+  // Sync states of peers whose newest state was saved longer ago than this are deleted
+  // (Storage::forget_peers_before): at start, then once a day. 0: keep them for good.
+  std::chrono::milliseconds forget_peers_after{std::chrono::hours(24 * 90)};
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off

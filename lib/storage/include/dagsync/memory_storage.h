@@ -28,6 +28,7 @@ class MemoryStorage : public Storage {
                         std::span<const SyncStateRecord> states) override;
   std::string claim(const std::string& kind, const std::string& key,
                     const std::string& principal) override;
+  std::size_t forget_peers_before(std::int64_t unix_ms) override;
 
  private:
   struct Document {
@@ -36,6 +37,7 @@ class MemoryStorage : public Storage {
   };
   std::map<std::string, Document> documents_;
   std::map<std::pair<std::string, std::string>, Bytes> states_;
+  std::map<std::string, std::int64_t> peer_saved_ms_;  // the newest save of each peer's states
   std::map<std::pair<std::string, std::string>, std::string> claims_;
 };
 

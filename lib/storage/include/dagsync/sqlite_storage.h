@@ -98,6 +98,7 @@ class SqliteStorage : public Storage {
                         std::span<const SyncStateRecord> states) override;
   std::string claim(const std::string& kind, const std::string& key,
                     const std::string& principal) override;
+  std::size_t forget_peers_before(std::int64_t unix_ms) override;
 
   // Every saved sync state, by document then peer.
   std::vector<SyncStateInfo> list_sync_states();

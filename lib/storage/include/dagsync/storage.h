@@ -75,6 +75,11 @@ class Storage {
   // another claimed the key first. Claims are not documents.
   virtual std::string claim(const std::string& kind, const std::string& key,
                             const std::string& principal) = 0;
+
+  // Deletes every sync state of each peer whose newest saved state is older than
+  // `unix_ms` (a peer not seen since: keeping its states only costs space). Returns how
+  // many states went. The default keeps everything (a backend without save times).
+  virtual std::size_t forget_peers_before(std::int64_t /*unix_ms*/) { return 0; }
 };
 
 }  // namespace dagsync
