@@ -11,6 +11,7 @@
 
 #include "dagsync/dagsync.h"
 #include "envelope.h"
+#include "upgrade_tokens.h"
 
 namespace dagsync::fuzz {
 
@@ -41,8 +42,8 @@ inline void expect_clean(F&& f) {
 inline int target_index(const std::string& name) {
   static const char* kNames[] = {"fuzz_change",         "fuzz_sync_message", "fuzz_sync_state",
                                  "fuzz_version_vector", "fuzz_envelope",     "fuzz_updates",
-                                 "fuzz_storage_row"};
-  for (int i = 0; i < 7; ++i) {
+                                 "fuzz_storage_row",    "fuzz_credentials"};
+  for (int i = 0; i < 8; ++i) {
     if (name == kNames[i]) return i;
   }
   return -1;
@@ -96,6 +97,17 @@ inline void check_decoder(int target, ByteView input) {
         Change::decode_verified(input.subspan(32), h, limits.change);
       });
       break;
+    case 7: {
+      // Credentials a WebSocket upgrade carries, as the peer chose them: an Authorization
+      // header and a request target. Decoding only shrinks text, and never throws.
+      std::string text(input.begin(), input.end());
+      std::string bearer = net::bearer_token(text);
+      std::string token = net::query_parameter(text, "token");
+      std::string decoded = net::percent_decode(text);
+      if (bearer.size() > text.size() || token.size() > text.size() || decoded.size() > text.size())
+        std::abort();
+      break;
+    }
   }
 }
 

@@ -106,6 +106,32 @@ TEST_CASE("access: a hello without valid credentials is refused, told nothing, a
   CHECK(raw.got[1].code == Envelope::kErrorUnauthorized);
 }
 
+TEST_CASE("access: a WebSocket upgrade's query token reaches the authenticator") {
+  // What a browser can send: no custom headers, but the URL's query.
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  RepoOptions so = server_options();
+  so.authenticate = [](const Credentials& c) -> std::optional<std::string> {
+    auto it = kTokens.find(c.token.empty() ? c.transport.query_token : c.token);
+    if (it == kTokens.end()) return std::nullopt;
+    return it->second;
+  };
+  Repo server(io, transports, so);
+  server.commit("notes", text("for alice"));
+  std::string url = server.listen("ws://127.0.0.1:0/sync");
+
+  Repo alice(io, transports, repo_options("alice-browser"));
+  alice.request("notes");
+  alice.connect(url + "?token=alice%2Dtoken");  // percent-encoded on the way
+  REQUIRE(run_until(io, [&] { return alice.find("notes")->size() == 1; }));
+
+  Repo mallory(io, transports, repo_options("mallory-browser"));
+  Events events(mallory);
+  mallory.connect(url + "?token=wrong");
+  REQUIRE(run_until(io, [&] { return events.last(PeerEvent::Kind::kConnectFailed); }));
+  CHECK(events.last(PeerEvent::Kind::kConnectFailed)->final);
+}
+
 TEST_CASE("access: a peer id belongs to the principal that first used it") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());
