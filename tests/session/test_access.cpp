@@ -378,6 +378,32 @@ TEST_CASE("quotas: connections per address and per principal") {
   CHECK(first.connection->is_open());
 }
 
+TEST_CASE("quotas: without an authenticator, per-principal quotas count each peer id") {
+  // Every unauthenticated peer is "anonymous": counted together, a server without --auth
+  // could hold only max_connections_per_principal clients.
+  asio::io_context io;
+  Transports transports(io, {}, quiet_logger());
+  RepoOptions so = repo_options("server");
+  so.quotas.max_connections_per_principal = 1;
+  Repo server(io, transports, so);
+  std::string url = server.listen("tcp://127.0.0.1:0");
+  std::vector<std::unique_ptr<RawPeer>> peers;
+  for (int i = 0; i < 4; ++i) {
+    peers.push_back(std::make_unique<RawPeer>(transports, io, url));
+    peers.back()->hello("client-" + std::to_string(i));
+  }
+  REQUIRE(run_until(io, [&] {
+    auto all = server.peers();
+    return all.size() == 4 &&
+           std::all_of(all.begin(), all.end(), [](const PeerStats& p) { return p.connected; });
+  }));
+  // The same peer id twice is over its own quota of one.
+  RawPeer again(transports, io, url);
+  again.hello("client-0");
+  REQUIRE(run_until(io, [&] { return again.closed.has_value(); }));
+  CHECK(contains(again.error_text(), "too many connections for peer client-0 (1)"));
+}
+
 TEST_CASE("quotas: documents a principal creates, and what a departed peer left pending") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());

@@ -41,9 +41,11 @@ class PeerSession::Host : public SessionHost {
     if (!repo) return Refusal{"repo gone", false};
     return repo->admit(peer_id, principal);
   }
-  std::optional<std::string> refuse_creation(const std::string& principal) override {
+  std::optional<std::string> refuse_creation(const std::string& peer_id,
+                                             const std::string& principal) override {
     auto repo = repo_.lock();
-    return repo ? repo->refuse_creation(principal) : std::optional<std::string>("repo gone");
+    return repo ? repo->refuse_creation(peer_id, principal)
+                : std::optional<std::string>("repo gone");
   }
   bool may_author(const std::string& principal, const ActorId& actor) override {
     auto repo = repo_.lock();

@@ -423,7 +423,7 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
     counted_address.erase(it);
   }
   if (session->ready()) {
-    auto it = principal_connections.find(session->principal());
+    auto it = principal_connections.find(quota_key(session->peer_id(), session->principal()));
     if (it != principal_connections.end() && --it->second == 0) principal_connections.erase(it);
   }
   for (const auto& doc_id : session->shared_documents()) {
@@ -471,9 +471,10 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
 std::optional<SessionHost::Refusal> RepoImpl::admit(const std::string& peer_id,
                                                     const std::string& principal) {
   const Quotas& q = options.quotas;
+  const std::string key = quota_key(peer_id, principal);
   if (q.max_connections_per_principal &&
-      principal_connections[principal] >= q.max_connections_per_principal) {
-    return SessionHost::Refusal{"too many connections for " + principal + " (" +
+      principal_connections[key] >= q.max_connections_per_principal) {
+    return SessionHost::Refusal{"too many connections for " + key + " (" +
                                     std::to_string(q.max_connections_per_principal) + ")",
                                 false};
   }
@@ -485,13 +486,14 @@ std::optional<SessionHost::Refusal> RepoImpl::admit(const std::string& peer_id,
       return SessionHost::Refusal{"peer id " + peer_id + " belongs to another principal", true};
     }
   }
-  ++principal_connections[principal];
+  ++principal_connections[key];
   return std::nullopt;
 }
 
-std::optional<std::string> RepoImpl::refuse_creation(const std::string& principal) {
+std::optional<std::string> RepoImpl::refuse_creation(const std::string& peer_id,
+                                                     const std::string& principal) {
   std::size_t limit = options.quotas.max_documents_created_per_principal;
-  std::size_t& created = documents_created[principal];
+  std::size_t& created = documents_created[quota_key(peer_id, principal)];
   if (limit && created >= limit) {
     return "it created " + std::to_string(created) + " documents (limit " + std::to_string(limit) +
            ")";

@@ -61,7 +61,13 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   // Access control and quotas (access.h), asked by sessions through their SessionHost.
   std::optional<SessionHost::Refusal> admit(const std::string& peer_id,
                                             const std::string& principal);
-  std::optional<std::string> refuse_creation(const std::string& principal);
+  std::optional<std::string> refuse_creation(const std::string& peer_id,
+                                             const std::string& principal);
+  // What per-principal quotas count under: the principal when peers are authenticated;
+  // otherwise every peer is kAnonymous, and each peer id counts on its own.
+  std::string quota_key(const std::string& peer_id, const std::string& principal) const {
+    return options.authenticate ? principal : "peer " + peer_id;
+  }
   bool may_author(const std::string& principal, const ActorId& actor);
   void remote_applied(const std::string& doc_id, const std::string& peer_id,
                       const std::vector<ChangeHash>& applied);

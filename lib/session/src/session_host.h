@@ -43,8 +43,9 @@ class SessionHost {
                                        const std::string& /*principal*/) {
     return std::nullopt;
   }
-  // Whether `principal` may bring a document this repo does not hold (a quota), or why not.
-  virtual std::optional<std::string> refuse_creation(const std::string& /*principal*/) {
+  // Whether the peer may bring a document this repo does not hold (a quota), or why not.
+  virtual std::optional<std::string> refuse_creation(const std::string& /*peer_id*/,
+                                                     const std::string& /*principal*/) {
     return std::nullopt;
   }
   // Whether `principal` may add new changes under `actor`: true when it owns the actor or,

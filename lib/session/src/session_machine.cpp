@@ -276,7 +276,7 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
       ++stats_.unavailable_sent;
       return send_doc_message(Envelope::Type::kUnavailable, doc_id);
     }
-    if (auto refusal = host_.refuse_creation(policy_.principal)) {
+    if (auto refusal = host_.refuse_creation(stats_.peer_id, policy_.principal)) {
       // Logged once per session: a peer naming documents by the thousand cannot flood the log.
       if (!logged_creation_refusal_) {
         logged_creation_refusal_ = true;

@@ -55,7 +55,8 @@ using AccessPolicy = std::function<Access(const std::string& principal, const st
 // access to the document is kWrite).
 using CreatePolicy = std::function<bool(const std::string& principal, const std::string& doc_id)>;
 
-// Bounds on what peers may make this process hold. Zero means no bound.
+// Bounds on what peers may make this process hold. Zero means no bound. Without an
+// Authenticator there are no principals: the per-principal bounds count per peer id.
 struct Quotas {
   std::size_t max_connections = 10'000;                      // in total, before the hello
   std::size_t max_connections_per_address = 1'000;           // per remote IP address
