@@ -373,6 +373,20 @@ TEST_CASE("quotas: connections per address and per principal") {
   RawPeer fifth(transports, io, url);
   REQUIRE(run_until(io, [&] { return fifth.closed.has_value(); }));
   CHECK(contains(fifth.error_text(), "too many connections from 127.0.0.1 (3)"));
+
+  SUBCASE("and in total") {
+    RepoOptions limited = server_options();
+    limited.peer_id = "limited";
+    limited.quotas.max_connections = 1;
+    Repo small(io, transports, limited);
+    std::string small_url = small.listen("tcp://127.0.0.1:0");
+    RawPeer one(transports, io, small_url);
+    REQUIRE(run_until(io, [&] { return small.peers().size() == 1; }));
+    RawPeer two(transports, io, small_url);
+    REQUIRE(run_until(io, [&] { return two.closed.has_value(); }));
+    CHECK(contains(two.error_text(), "too many connections (1)"));
+    CHECK(one.connection->is_open());
+  }
   CHECK(third.connection->is_open());
   CHECK(fourth.connection->is_open());
   CHECK(first.connection->is_open());
