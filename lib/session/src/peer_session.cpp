@@ -223,6 +223,10 @@ void PeerSession::execute(SessionOutput& output) {
 void PeerSession::arm_timer() {
   auto deadline = machine_.next_deadline();
   if (deadline == armed_for_) return;
+  // A later deadline (every frame received moves the idle deadline) keeps the armed timer:
+  // it fires early, tick() finds nothing due, and the timer is armed again then. One timer
+  // operation per interval rather than one per frame.
+  if (deadline && armed_for_ && *armed_for_ < *deadline) return;
   armed_for_ = deadline;
   timer_.cancel();
   if (!deadline) return;
