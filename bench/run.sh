@@ -64,6 +64,13 @@ rounds=2000
 for scheme in tcp ws; do
   for k in 1 4; do run "realtime $scheme k=$k" "$bench" realtime --scheme "$scheme" --k "$k" --rounds "$rounds"; done
 done
+# (c) again with the server alone in its process: one process per client.
+run "realtime tcp k=4, a process per client" "$bench" fanout --k 4 --N 0 --workers 4 --clients repo --rounds "$rounds" --warmup 200
+# (g) fan-out: one commit to a document of N = 10^5 changes reaching k TCP clients in other
+# processes; server CPU per delivered change, delivery p50/p99.
+for k in 100 $((quick ? 300 : 1000)); do
+  run "fan-out k=$k" "$bench" fanout --k "$k" --N $((quick ? 10000 : 100000)) --rounds $((quick ? 20 : 100))
+done
 # (f) history independence: a realtime round, a saved-state sync (D=1) and a first sync
 # (D=10, A=3) at N = 10^3 ... 10^6, each with its ratio to N = 10^3 and, at 10^6, its target.
 if ((quick)); then
