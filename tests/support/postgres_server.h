@@ -36,8 +36,10 @@ class PostgresServer {
   std::string conninfo(const std::string& db = "postgres") const;
   // The same as a postgresql:// URI.
   std::string uri(const std::string& db = "postgres") const;
-  // A new, empty database; returns its key=value connection string.
+  // A new, empty store (a schema of its own); returns its key=value connection string.
   std::string new_database();
+  // The postgresql:// URI of a store new_database() made.
+  std::string uri_of(const std::string& store) const;
 
   void stop();   // immediate shutdown (as a crash would), waits for the server to exit
   void start();  // on the same data directory

@@ -196,6 +196,7 @@ struct PostgresStorage::Impl {
   PGconn* conn = nullptr;
   std::string writer = random_hex();  // names our own notices, which we do not report
   bool in_transaction = false;
+  std::string channel;  // kChannelPrefix + the store id: stores sharing a database are apart
 
   // The listener: its own connection, on its own thread.
   std::mutex handler_mutex;
@@ -223,6 +224,9 @@ struct PostgresStorage::Impl {
       PQfinish(c);
       throw StorageUnavailableError("postgresql: cannot connect to " + described + ": " + why);
     }
+    // The server's notices (a shutdown's warning) are not ours to print on stderr.
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);
     return c;
   }
 
@@ -264,8 +268,9 @@ struct PostgresStorage::Impl {
     std::string message = "postgresql: " + described + ": " + what + ": " + why;
     if (PQstatus(conn) != CONNECTION_OK) throw StorageUnavailableError(message);
     std::string state = sqlstate(r);
-    // Class 08: connection exceptions; 57P: the server is shutting down.
-    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0) {
+    // No SQLSTATE: libpq's own failure (the socket closed); class 08: connection
+    // exceptions; 57P: the server is shutting down.
+    if (state.empty() || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0) {
       throw StorageUnavailableError(message);
     }
     throw Error(message);
@@ -424,7 +429,7 @@ struct PostgresStorage::Impl {
 
   PGconn* listen_connection() {
     PGconn* c = connect_new();
-    std::string sql = std::string("LISTEN ") + kChannel;
+    std::string sql = "LISTEN " + channel;
     PGresult* r = PQexec(c, sql.c_str());
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -494,6 +499,7 @@ PostgresStorage::PostgresStorage(const std::string& conninfo, PostgresOptions op
   impl_->options = options;
   impl_->ready();
   impl_->migrate();
+  impl_->channel = kChannelPrefix + store_id();
 }
 
 PostgresStorage::~PostgresStorage() = default;
@@ -583,7 +589,7 @@ void PostgresStorage::append_changes(const std::string& doc_id, std::span<const 
       // Delivered at commit to every server LISTENing, this one's listener included.
       if (added) {
         impl_->exec("SELECT pg_notify($1, $2)",
-                    Params{}.text(kChannel).text(impl_->writer + " " + doc_id), "notifying");
+                    Params{}.text(impl_->channel).text(impl_->writer + " " + doc_id), "notifying");
       }
     });
   } catch (const ActorSeqConflict&) {

@@ -47,8 +47,9 @@ struct PostgresOptions {
 class PostgresStorage : public Storage {
  public:
   static constexpr int kSchemaVersion = 1;
-  // The NOTIFY channel of appends; payloads are "<writer id> <document id>".
-  static constexpr const char* kChannel = "dagsync_changes";
+  // The NOTIFY channel of appends is this followed by the store id (stores in several
+  // schemas of one database are apart); payloads are "<writer id> <document id>".
+  static constexpr const char* kChannelPrefix = "dagsync_changes_";
 
   // Connects with `conninfo`, any libpq connection string or URI (postgresql://...,
   // postgres://...), and creates or migrates the schema. Throws StorageUnavailableError,
