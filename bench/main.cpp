@@ -14,6 +14,7 @@ int run_history(int argc, char** argv);
 int run_clients(int argc, char** argv);
 int run_disconnect(int argc, char** argv);
 int run_startup(int argc, char** argv);
+int run_postgres(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -25,7 +26,8 @@ constexpr const char* kUsage =
     "       dagsync-bench history --N n1,n2,... --rounds n --warmup n --R reps --P p\n"
     "       dagsync-bench clients --C clients --share default|everything --changes n\n"
     "       dagsync-bench disconnect --M documents\n"
-    "       dagsync-bench startup --M documents\n";
+    "       dagsync-bench startup --M documents\n"
+    "       dagsync-bench postgres [--rounds r] [--store postgresql://...]\n";
 }
 
 int main(int argc, char** argv) {
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
     if (what == "clients") return dagsync::bench::run_clients(argc - 2, argv + 2);
     if (what == "disconnect") return dagsync::bench::run_disconnect(argc - 2, argv + 2);
     if (what == "startup") return dagsync::bench::run_startup(argc - 2, argv + 2);
+#ifdef DAGSYNC_HAVE_POSTGRESQL
+    if (what == "postgres") return dagsync::bench::run_postgres(argc - 2, argv + 2);
+#endif
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;
