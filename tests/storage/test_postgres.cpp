@@ -246,8 +246,12 @@ TEST_CASE("postgresql: other writers' appends are announced, our own are not") {
 TEST_CASE(
     "postgresql: the server gone mid-operation: a typed error, nothing half-written, "
     "then back") {
-  // A server of its own: this case stops it.
-  PostgresServer server;
+  // The shared server, stopped and started again by this case (even when a check fails).
+  PostgresServer& server = PostgresServer::shared();
+  struct Restart {
+    PostgresServer& server;
+    ~Restart() { server.start(); }
+  } restart{server};
   auto db = server.new_database();
   PostgresStorage s(db, PostgresOptions{.listen_retry = std::chrono::milliseconds(20)});
   Notices notices;
@@ -259,13 +263,30 @@ TEST_CASE(
   CHECK_THROWS_AS(s.append_changes("doc", std::span<const Change>(g.changes()).subspan(2)),
                   StorageUnavailableError);
   CHECK_THROWS_AS(s.load_changes("doc"), StorageUnavailableError);
+  CHECK_THROWS_AS(s.save_sync_state("doc", "p", Bytes{1}), StorageUnavailableError);
   server.start();
-  // The next call reconnects; the failed append left nothing.
+  // The next call reconnects; the failed writes left nothing.
   CHECK(s.load_changes("doc").size() == 2);
+  CHECK_FALSE(s.load_sync_state("doc", "p"));
   s.append_changes("doc", std::span<const Change>(g.changes()).subspan(2));
   CHECK(s.load_changes("doc").size() == 4);
   // The listener came back too and says notices may have been missed.
   REQUIRE(notices.wait_for([](const auto& got) {
     return std::any_of(got.begin(), got.end(), [](const AppendNotice& n) { return n.missed; });
   }));
+}
+
+TEST_CASE("postgresql: bounded inputs: an oversized document id is refused before writing") {
+  auto db = PostgresServer::shared().new_database();
+  PostgresStorage s(db);
+  ChangeGraph g(actor(6));
+  commit_n(g, 1, "x");
+  std::string huge(PostgresStorage::kMaxDocIdBytes + 1, 'd');
+  CHECK_THROWS_WITH_AS(s.append_changes(huge, g.changes()), doctest::Contains("document id of"),
+                       Error);
+  CHECK_THROWS_AS(s.save_sync_state(huge, "p", Bytes{1}), Error);
+  CHECK(s.list_documents().empty());
+  std::string longest(PostgresStorage::kMaxDocIdBytes, 'd');
+  s.append_changes(longest, g.changes());
+  CHECK(s.load_changes(longest).size() == 1);
 }

@@ -213,10 +213,10 @@ struct PostgresStorage::Impl {
   PGconn* connect_new() {
     auto seconds = std::max<long long>(1, (options.connect_timeout.count() + 999) / 1000);
     std::string timeout = std::to_string(seconds);
-    const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-    const char* values[] = {conninfo.c_str(), timeout.c_str(), "dagsync", nullptr};
-    // expand_dbname: the first dbname is the caller's string (URI or key=value); the
-    // later keywords apply unless that string sets them.
+    // Ours first: the caller's string (a URI or key=value, expanded from dbname) comes
+    // after them, and what it sets wins.
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {timeout.c_str(), "dagsync", conninfo.c_str(), nullptr};
     PGconn* c = PQconnectdbParams(keys, values, 1);
     if (!c) throw StorageUnavailableError("postgresql: " + described + ": out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
@@ -322,6 +322,11 @@ struct PostgresStorage::Impl {
   // Inside a transaction: the document's key, created when missing, its row locked so
   // that appends to one document commit one after the other.
   std::int64_t lock_document(const std::string& doc_id) {
+    // The id travels in the NOTIFY payload, which the server caps at 8000 bytes.
+    if (doc_id.empty() || doc_id.size() > kMaxDocIdBytes) {
+      throw Error("postgresql: " + described + ": document id of " + std::to_string(doc_id.size()) +
+                  " bytes (1 to " + std::to_string(kMaxDocIdBytes) + ")");
+    }
     exec("INSERT INTO dagsync_documents (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
          Params{}.text(doc_id));
     Result r =

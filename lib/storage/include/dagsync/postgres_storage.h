@@ -47,6 +47,8 @@ struct PostgresOptions {
 class PostgresStorage : public Storage {
  public:
   static constexpr int kSchemaVersion = 1;
+  // Writes refuse longer (or empty) document ids, before anything is written.
+  static constexpr std::size_t kMaxDocIdBytes = 4096;
   // The NOTIFY channel of appends is this followed by the store id (stores in several
   // schemas of one database are apart); payloads are "<writer id> <document id>".
   static constexpr const char* kChannelPrefix = "dagsync_changes_";
