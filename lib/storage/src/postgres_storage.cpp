@@ -445,8 +445,9 @@ struct PostgresStorage::Impl {
     return c;
   }
 
-  // At most this many notices are taken per wake: a flood is handed over in parts.
-  static constexpr std::size_t kMaxNoticesPerWake = 10000;
+  // A notice names at most this many documents: a flood is handed over in parts (all of
+  // them now: what libpq has buffered would not wake poll() again).
+  static constexpr std::size_t kMaxDocumentsPerNotice = 10000;
 
   void listen_loop(PGconn* c) {
     bool missed = false;
@@ -478,7 +479,6 @@ struct PostgresStorage::Impl {
       }
       AppendNotice notice;
       std::set<std::string> seen;
-      std::size_t taken = 0;
       while (PGnotify* n = PQnotifies(c)) {
         std::string payload = n->extra ? n->extra : "";
         PQfreemem(n);
@@ -488,7 +488,10 @@ struct PostgresStorage::Impl {
         if (payload.compare(0, space, writer) == 0) continue;
         std::string doc = payload.substr(space + 1);
         if (seen.insert(doc).second) notice.doc_ids.push_back(std::move(doc));
-        if (++taken >= kMaxNoticesPerWake) break;
+        if (notice.doc_ids.size() >= kMaxDocumentsPerNotice) {
+          deliver(std::exchange(notice, {}));
+          seen.clear();
+        }
       }
       if (!notice.doc_ids.empty()) deliver(std::move(notice));
     }
