@@ -15,6 +15,7 @@ int run_clients(int argc, char** argv);
 int run_disconnect(int argc, char** argv);
 int run_startup(int argc, char** argv);
 int run_fanout(int argc, char** argv);
+int run_postgres(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -28,7 +29,8 @@ constexpr const char* kUsage =
     "       dagsync-bench disconnect --M documents\n"
     "       dagsync-bench startup --M documents\n"
     "       dagsync-bench fanout --k clients --N history --rounds n --workers w --clients "
-    "raw|repo\n";
+    "raw|repo\n"
+    "       dagsync-bench postgres [--rounds r] [--store postgresql://...]\n";
 }
 
 int main(int argc, char** argv) {
@@ -47,6 +49,9 @@ int main(int argc, char** argv) {
     if (what == "disconnect") return dagsync::bench::run_disconnect(argc - 2, argv + 2);
     if (what == "startup") return dagsync::bench::run_startup(argc - 2, argv + 2);
     if (what == "fanout") return dagsync::bench::run_fanout(argc - 2, argv + 2);
+#ifdef DAGSYNC_HAVE_POSTGRESQL
+    if (what == "postgres") return dagsync::bench::run_postgres(argc - 2, argv + 2);
+#endif
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;

@@ -87,6 +87,9 @@ run "clients C=100, share everything" "$bench" clients --C 100 --share everythin
 run "disconnect" "$bench" disconnect --M $((quick ? 10000 : 100000))
 for m in 1000 10000 $((quick ? 10000 : 100000)); do run "startup M=$m" "$bench" startup --M "$m"; done
 run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
+# (h) two servers on one PostgreSQL (started by the bench in a temporary directory, as the
+# tests start theirs): delivery from a client of one to a client of the other.
+run "postgres" "$bench" postgres --rounds $((quick ? 100 : 300))
 
 node bench/peers/targets.mjs <"$out" >"$out.tmp" && mv "$out.tmp" "$out"
 node bench/peers/table.mjs --markdown <"$out" >build-bench/bench-results.md

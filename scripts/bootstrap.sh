@@ -8,9 +8,10 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config g++
   libasio-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev doctest-dev
-  libssl-dev openssl libwebsocketpp-dev libsqlite3-dev libcli11-dev python3
+  libssl-dev openssl libwebsocketpp-dev libsqlite3-dev libcli11-dev python3 libpq-dev
 )
-[ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev)
+# postgresql: the server the PostgresStorage tests start themselves (tests/support/postgres_server.h).
+[ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev postgresql)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,7 +23,17 @@ if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
 fi
-((${#missing[@]} == 0)) && exit 0
+# The PostgreSQL tests run the server as this unprivileged user when they run as root
+# (initdb refuses root); without it they fall back to `nobody`.
+ensure_pg_user() {
+  if [ "${1:-}" = "--tests" ] && [ "$(id -u)" -eq 0 ] && ! getent passwd dagsync-pg >/dev/null; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin dagsync-pg 2>/dev/null || true
+  fi
+}
+if ((${#missing[@]} == 0)); then
+  ensure_pg_user "${1:-}"
+  exit 0
+fi
 
 echo "bootstrap: installing missing Debian packages: ${missing[*]}"
 sudo_cmd=()
@@ -33,4 +44,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+ensure_pg_user "${1:-}"
 echo "bootstrap: done"

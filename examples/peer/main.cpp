@@ -37,9 +37,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   CommonOptions common;
   auto add_common = [&](CLI::App* cmd, bool store_required = true) {
-    auto* store =
-        cmd->add_option("--store", common.store, "SQLite file holding documents and sync states")
-            ->check(kNonEmpty);
+    auto* store = cmd->add_option("--store", common.store,
+                                  "SQLite file holding documents and sync states, or a "
+                                  "postgresql:// URI (a database servers share)")
+                      ->check(kNonEmpty);
     if (store_required) store->required();
     cmd->add_option("--peer-id", common.peer_id,
                     "this peer's id (default: derived from the store path)");

@@ -152,8 +152,8 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
     say("metrics", {{"url", url}}, "metrics on " + url);
   }
   auto documents = repo.documents().size();
-  say("store", {{"store", common.store}, {"documents", std::to_string(documents)}},
-      plural(documents, "document") + " in " + common.store);
+  say("store", {{"store", store_label(common)}, {"documents", std::to_string(documents)}},
+      plural(documents, "document") + " in " + store_label(common));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int) { io.stop(); });

@@ -6,6 +6,9 @@
 #include <filesystem>
 
 #include "exit_codes.h"
+#ifdef DAGSYNC_HAVE_POSTGRESQL
+#include "dagsync/postgres_storage.h"
+#endif
 
 namespace dagsync::peer {
 
@@ -24,24 +27,57 @@ std::shared_ptr<SqliteStorage> open_with(const CommonOptions& common, SqliteOpti
 
 }  // namespace
 
-std::shared_ptr<SqliteStorage> open_store(const CommonOptions& common) {
+bool is_postgres_url(const std::string& store) {
+  return store.rfind("postgresql://", 0) == 0 || store.rfind("postgres://", 0) == 0;
+}
+
+std::string store_label(const CommonOptions& common) {
+  if (!is_postgres_url(common.store)) return common.store;
+  // Everything up to the host: the user's password stays out of logs.
+  std::string s = common.store;
+  auto scheme = s.find("://") + 3;
+  auto at = s.find('@', scheme);
+  if (at != std::string::npos && s.find('/', scheme) > at) s.erase(scheme, at + 1 - scheme);
+  return s;
+}
+
+std::shared_ptr<Storage> open_store(const CommonOptions& common) {
+  if (is_postgres_url(common.store)) {
+#ifdef DAGSYNC_HAVE_POSTGRESQL
+    try {
+      return std::make_shared<PostgresStorage>(common.store);
+    } catch (const Error& e) {
+      std::string what = e.what();
+      if (what.rfind("postgresql: ", 0) == 0) what = what.substr(12);
+      throw Failure(kExitStore, "cannot use store: " + what);
+    }
+#else
+    throw Failure(kExitStore, "cannot use store " + store_label(common) +
+                                  ": this build has no PostgreSQL support (libpq)");
+#endif
+  }
   SqliteOptions options;
   options.exclusive_lock = true;
   return open_with(common, options);
 }
 
 std::shared_ptr<SqliteStorage> open_store_read_only(const CommonOptions& common) {
+  if (is_postgres_url(common.store)) {
+    throw Failure(kExitStore, "inspect reads SQLite stores; for " + store_label(common) +
+                                  " query its dagsync_* tables with psql");
+  }
   SqliteOptions options;
   options.read_only = true;
   return open_with(common, options);
 }
 
 std::string default_peer_id(const std::string& store) {
-  std::string absolute = std::filesystem::absolute(store).string();
+  // A database URL names the same store from every directory (servers sharing it share it).
+  std::string absolute = is_postgres_url(store) ? store : std::filesystem::absolute(store).string();
   return "peer-" + sha256(as_bytes(absolute)).short_hex();
 }
 
-RepoOptions repo_options(const CommonOptions& common, std::shared_ptr<SqliteStorage> storage,
+RepoOptions repo_options(const CommonOptions& common, std::shared_ptr<Storage> storage,
                          std::shared_ptr<spdlog::logger> logger) {
   RepoOptions o;
   o.peer_id = common.peer_id.empty() ? default_peer_id(common.store) : common.peer_id;

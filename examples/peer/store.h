@@ -14,15 +14,18 @@
 
 namespace dagsync::peer {
 
-// For writing, locked. Throws Failure(kExitStore).
-std::shared_ptr<SqliteStorage> open_store(const CommonOptions& common);
+// For writing: an SQLite file, locked, or with postgresql:// or postgres:// (any libpq URI)
+// a PostgreSQL database that other servers may share. Throws Failure(kExitStore).
+std::shared_ptr<Storage> open_store(const CommonOptions& common);
+// The store as it may be shown: a database URL without its user and password.
+std::string store_label(const CommonOptions& common);
 // For reading only, while another process may hold it. Throws Failure(kExitStore).
 std::shared_ptr<SqliteStorage> open_store_read_only(const CommonOptions& common);
 
 // A stable peer id per store, so that sync states saved under it are found again.
 std::string default_peer_id(const std::string& store);
 
-RepoOptions repo_options(const CommonOptions& common, std::shared_ptr<SqliteStorage> storage,
+RepoOptions repo_options(const CommonOptions& common, std::shared_ptr<Storage> storage,
                          std::shared_ptr<spdlog::logger> logger);
 
 bool has_document(const Repo& repo, const std::string& doc_id);

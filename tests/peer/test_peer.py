@@ -288,6 +288,16 @@ def test_store_errors_are_named():
            not_err="filesystem error")
 
 
+def test_postgres_store_unreachable_is_named_without_the_password():
+    # A postgresql:// store selects PostgresStorage; no server listens in this directory.
+    nowhere = path("no-postgres-here")
+    os.makedirs(nowhere, exist_ok=True)
+    for scheme in ("postgresql", "postgres"):
+        url = f"{scheme}://dagsync:hunter2@/dagsync?host={nowhere}"
+        expect(run("serve", "--store", url, "--tcp", "127.0.0.1:0", timeout=20), EXIT_STORE,
+               err="cannot use store", not_err="hunter2")
+
+
 # ---- 4. inputs as users mean them --------------------------------------------------------
 
 def test_inputs_as_meant():

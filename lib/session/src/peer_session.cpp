@@ -195,6 +195,9 @@ void PeerSession::execute(SessionOutput& output) {
     if (!repo) return;
     try {
       repo->remote_applied(applied->doc_id, peer_id(), applied->hashes);
+    } catch (const StoredEquivocationError& e) {
+      // Not a failure of ours: another server stored the other change first.
+      machine_.refuse_stored(applied->doc_id, e.what());
     } catch (const Error& e) {
       log_->error("peer {}: document {}: storage failed: {}", label(), log_text(applied->doc_id),
                   log_text(e.what()));

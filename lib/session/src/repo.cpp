@@ -61,7 +61,9 @@ RepoImpl::Document& RepoImpl::open(const std::string& doc_id) {
     throw Error("document id must be 1 to " + std::to_string(Envelope::kMaxIdChars) + " bytes");
   }
   auto doc = std::make_unique<Document>(options.graph_limits);
-  auto stored = options.storage->load_changes(doc_id);
+  StoredChanges from_storage = options.storage->load_changes_after(doc_id, 0);
+  const auto& stored = from_storage.changes;
+  doc->stored_position = from_storage.position;
   if (!stored.empty()) {
     try {
       doc->graph.add(stored);
@@ -219,7 +221,12 @@ void RepoImpl::remote_applied(const std::string& doc_id, const std::string& peer
   std::vector<Change> changes;
   changes.reserve(applied.size());
   for (const auto& h : applied) changes.push_back(*doc->graph.get(h));
-  store(*doc, doc_id, std::move(changes), /*applied=*/true);
+  try {
+    store(*doc, doc_id, std::move(changes), /*applied=*/true);
+  } catch (const StoredEquivocationError&) {
+    drop_refused(*doc, applied);  // another server stored the other one first
+    throw;
+  }
   change_listeners.notify(RemoteChanges{doc_id, peer_id, applied});
   schedule_push(doc_id);  // relay to the other peers
 }
@@ -574,6 +581,7 @@ void RepoImpl::shutdown() {
   push_timer.cancel();
   unload_timer.cancel();
   forget_timer.cancel();
+  options.storage->watch_appends(nullptr);  // waits for a notice being handed over
   auto current = sessions;
   for (const auto& session : current)
     session->close({CloseReason::Code::kShutdown, "repo shutting down"});
@@ -587,6 +595,7 @@ Repo::Repo(asio::io_context& io, Transports& transports, RepoOptions options)
     : impl_(std::make_shared<RepoImpl>(io, transports, std::move(options))) {
   // Documents load when first needed (a peer or the application names them), not here.
   impl_->arm_unload_timer();
+  impl_->watch_storage();
   if (impl_->options.forget_peers_after.count() > 0) {
     // On the loop, not here: construction stays constant-time however large the store.
     std::weak_ptr<RepoImpl> weak = impl_;

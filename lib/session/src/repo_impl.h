@@ -34,6 +34,8 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
     std::vector<Change> unstored;
     // The application holds a reference to it (open, find, commit, request): never discarded.
     bool held_by_application = false;
+    // How far the store's changes of it were read (Storage::load_changes_after).
+    std::int64_t stored_position = 0;
     std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
   };
 
@@ -74,6 +76,13 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   void save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states);
   void storage_failed(const std::string& peer_id, const std::string& address,
                       const std::string& problem);
+
+  // Stores shared with other servers (repo_feed.cpp): appends of others reach loaded
+  // documents and their peers; changes the store refused as an equivocation are dropped.
+  void watch_storage();
+  void stored_elsewhere(const AppendNotice& notice);
+  void take_stored(const std::string& doc_id, Document& doc);
+  void drop_refused(Document& doc, const std::vector<ChangeHash>& refused);
 
   // Sessions sharing each document: a push or relay visits only those, not every session.
   void add_sharer(const std::string& doc_id, PeerSession* session);

@@ -94,6 +94,11 @@ void SessionMachine::fail(const std::string& problem) {
   close_with_error(problem, "the peer could not store what it received; try again later");
 }
 
+void SessionMachine::refuse_stored(const std::string& doc_id, const std::string& problem) {
+  if (auto it = states_.find(doc_id); it != states_.end()) it->second.sync = SyncState{};
+  refuse_document(doc_id, "document " + doc_id + ": refused changes: " + problem);
+}
+
 void SessionMachine::close_with_error(const std::string& problem, const std::string& told,
                                       const std::string& code) {
   if (closed_) return;

@@ -114,6 +114,10 @@ class SessionMachine {
   // The application could not keep what this session produced (a storage failure): the
   // session ends with kProtocol, naming the problem, and the peer is told.
   void fail(const std::string& problem);
+  // The repo's store refused changes this session applied to `doc_id` as an equivocation
+  // (another server stored a change with the same actor and seq first) and the repo
+  // dropped them: refused as the graph refuses one; the document's sync state restarts.
+  void refuse_stored(const std::string& doc_id, const std::string& problem);
 
   std::vector<SessionOutput> take_outputs();
   std::optional<SessionClock::time_point> next_deadline() const;

@@ -9,6 +9,9 @@
 #include "dagsync/memory_transport.h"
 #include "dagsync/repo.h"
 #include "dagsync/sqlite_storage.h"
+#ifdef DAGSYNC_HAVE_POSTGRESQL
+#include "dagsync/postgres_storage.h"
+#endif
 #include "dagsync/storage.h"
 #include "dagsync/transport.h"
 #include "dagsync/transports.h"

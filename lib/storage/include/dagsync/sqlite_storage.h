@@ -58,13 +58,6 @@ class StoreLockedError : public Error {
   std::string holder;  // the holder's command, as it wrote it
 };
 
-// The file exists but is not a dagsync store: not an SQLite database, or another
-// application's one. Nothing was written to it.
-class NotAStoreError : public Error {
- public:
-  using Error::Error;
-};
-
 // One saved sync state, for tools that show which peers a store has synced with.
 struct SyncStateInfo {
   std::string doc_id;

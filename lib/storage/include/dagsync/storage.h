@@ -10,6 +10,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,8 +19,46 @@
 
 #include "dagsync/bytes.h"
 #include "dagsync/change.h"
+#include "dagsync/error.h"
 
 namespace dagsync {
+
+// The store exists but is not a dagsync store (another application's file or database).
+// Nothing was written to it.
+class NotAStoreError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The store cannot be reached: a refused connection, failed authentication, a connection
+// lost mid-operation. The call that threw wrote nothing, except that a connection lost
+// while committing leaves it unknown whether the commit happened (appends skip what is
+// stored already, so storing again is harmless).
+class StorageUnavailableError : public Error {
+ public:
+  using Error::Error;
+};
+
+// append_changes() refused a change because the store holds another change with the same
+// (actor, seq) for the document: another writer sharing the store committed it first.
+// Nothing of the call was stored. The message reads like the graph's own ("equivocation:
+// ... is both ... and ...").
+class StoredEquivocationError : public GraphError {
+ public:
+  using GraphError::GraphError;
+};
+
+// What a store shared with other writers says was appended by them (Storage::watch_appends).
+struct AppendNotice {
+  std::vector<std::string> doc_ids;  // documents another writer appended changes to
+  bool missed = false;               // notices may have been lost (the feed reconnected): check all
+};
+
+// The changes of a document appended after a position, and the position after them.
+struct StoredChanges {
+  std::vector<Change> changes;
+  std::int64_t position = 0;
+};
 
 // One sync state to save: SyncState::encode() of the state for `doc_id`.
 struct SyncStateRecord {
@@ -80,6 +120,22 @@ class Storage {
   // `unix_ms` (a peer not seen since: keeping its states only costs space). Returns how
   // many states went. The default keeps everything (a backend without save times).
   virtual std::size_t forget_peers_before(std::int64_t /*unix_ms*/) { return 0; }
+
+  // Stores shared by several writers (PostgresStorage: several servers on one database).
+  //
+  // The document's changes appended after `position` (0: all of them, like load_changes())
+  // in append order, and the position to ask from next time: a loaded document picks up
+  // what another writer appended without reading its whole history again. The default
+  // returns every change and position 0 (a store nobody else writes has nothing new).
+  virtual StoredChanges load_changes_after(const std::string& doc_id, std::int64_t /*position*/) {
+    return {load_changes(doc_id), 0};
+  }
+
+  // Calls `handler` when other writers append to documents of this store; null stops it.
+  // The handler may run on a thread of the backend's: it must only hand the notice over
+  // (the Repo posts it to its io_context). Returns once no call of the previous handler is
+  // running, so the caller may then destroy what it captured. The default never calls it.
+  virtual void watch_appends(std::function<void(AppendNotice)> /*handler*/) {}
 };
 
 }  // namespace dagsync
