@@ -224,8 +224,7 @@ void RepoImpl::remote_applied(const std::string& doc_id, const std::string& peer
   schedule_push(doc_id);  // relay to the other peers
 }
 
-void RepoImpl::save_sync_states(const std::string& peer_id,
-                                std::span<const SyncStateRecord> states,
+void RepoImpl::save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states,
                                 const std::optional<PeerRecord>& peer) {
   try {
     if (!states.empty()) options.storage->save_sync_states(peer_id, states);

@@ -50,7 +50,8 @@ void RepoImpl::offer_to_resumed(const std::set<std::string>& doc_ids) {
       if (it == resumed_sessions.end()) continue;
       std::vector<std::shared_ptr<PeerSession>> targets;
       for (PeerSession* session : it->second) {
-        if (!session->shared_documents().count(doc_id)) targets.push_back(session->shared_from_this());
+        if (!session->shared_documents().count(doc_id))
+          targets.push_back(session->shared_from_this());
       }
       for (const auto& session : targets) session->offer(doc_id);
     }

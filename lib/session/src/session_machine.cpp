@@ -222,7 +222,8 @@ void SessionMachine::handle_hello(const Envelope& hello) {
   stats_.connected = true;
   log(Level::kInfo, "connected");
   outputs_.push_back(session_output::Ready{});
-  if (auto* peer_store = std::get_if<std::string>(&resume_capability); peer_store && !store_id_.empty()) {
+  if (auto* peer_store = std::get_if<std::string>(&resume_capability);
+      peer_store && !store_id_.empty()) {
     return resume(*peer_store);
   }
   // Without resuming, every document the policy gives the peer is offered, changed or not.

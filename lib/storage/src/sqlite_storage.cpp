@@ -490,10 +490,11 @@ void SqliteStorage::save_sync_states(const std::string& peer_id,
 
 void SqliteStorage::write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state,
                                      bool fresh) {
-  Statement q(db_,
-              "INSERT INTO sync_states (doc, peer, state, updated_ms, stale) VALUES (?, ?, ?, ?, ?) "
-              "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state, "
-              "updated_ms = excluded.updated_ms, stale = excluded.stale");
+  Statement q(
+      db_,
+      "INSERT INTO sync_states (doc, peer, state, updated_ms, stale) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state, "
+      "updated_ms = excluded.updated_ms, stale = excluded.stale");
   q.bind(1, doc).bind(2, peer_id).bind(3, state).bind(4, now_ms());
   q.bind(5, static_cast<std::int64_t>(fresh ? 0 : 1));
   q.step();
@@ -553,7 +554,8 @@ std::size_t SqliteStorage::forget_peers_before(std::int64_t unix_ms) {
     q.step();
     removed = static_cast<std::size_t>(sqlite3_changes(db_));
     // A record without states would claim the peer was offered documents it no longer has.
-    if (removed) exec("DELETE FROM peers WHERE peer NOT IN (SELECT DISTINCT peer FROM sync_states)");
+    if (removed)
+      exec("DELETE FROM peers WHERE peer NOT IN (SELECT DISTINCT peer FROM sync_states)");
   });
   return removed;
 }
