@@ -14,6 +14,8 @@ int run_history(int argc, char** argv);
 int run_clients(int argc, char** argv);
 int run_disconnect(int argc, char** argv);
 int run_startup(int argc, char** argv);
+int run_reconnect(int argc, char** argv);
+int run_idle(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -25,7 +27,9 @@ constexpr const char* kUsage =
     "       dagsync-bench history --N n1,n2,... --rounds n --warmup n --R reps --P p\n"
     "       dagsync-bench clients --C clients --share default|everything --changes n\n"
     "       dagsync-bench disconnect --M documents\n"
-    "       dagsync-bench startup --M documents\n";
+    "       dagsync-bench startup --M documents\n"
+    "       dagsync-bench reconnect --M documents --changed percent\n"
+    "       dagsync-bench idle --C connections\n";
 }
 
 int main(int argc, char** argv) {
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
     if (what == "clients") return dagsync::bench::run_clients(argc - 2, argv + 2);
     if (what == "disconnect") return dagsync::bench::run_disconnect(argc - 2, argv + 2);
     if (what == "startup") return dagsync::bench::run_startup(argc - 2, argv + 2);
+    if (what == "reconnect") return dagsync::bench::run_reconnect(argc - 2, argv + 2);
+    if (what == "idle") return dagsync::bench::run_idle(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;
