@@ -134,7 +134,8 @@ int run_reconnect(int argc, char** argv) {
   auto dir = std::filesystem::temp_directory_path() /
              ("dagsync-bench-reconnect-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::string server_path = (dir / "server.db").string(), client_path = (dir / "client.db").string();
+  std::string server_path = (dir / "server.db").string(),
+              client_path = (dir / "client.db").string();
   std::cerr << "reconnect: building two stores of " << m << " documents\n";
   pid_t a = 0, b = 0;
   build_in_child(server_path, m, "client", a);
@@ -174,6 +175,9 @@ int run_reconnect(int argc, char** argv) {
   auto sub = client.on_peer_event([&](const PeerEvent& e) {
     if (e.kind == PeerEvent::Kind::kUnavailable && e.detail == "probe") probed = true;
   });
+  // Each Repo's start-up work posted to the loop (forgetting peers not seen for 90 days
+  // scans the states) runs before the reconnect is timed.
+  io.poll();
   double start = now_ms();
   client.connect(url);
   auto resumed = [&] {
@@ -198,8 +202,8 @@ int run_reconnect(int argc, char** argv) {
   std::uint64_t c_frames = c.frames_sent - 1, s_frames = s.frames_sent - 1;
   std::uint64_t bytes = c.bytes_sent + s.bytes_sent;
   std::uint64_t syncs = c.documents_resumed + s.documents_resumed;
-  std::string label = "(h) reconnect, M = " + std::to_string(m) + ", " + std::to_string(percent) +
-                      "% changed";
+  std::string label =
+      "(h) reconnect, M = " + std::to_string(m) + ", " + std::to_string(percent) + "% changed";
   bool nothing = changed == 0;
   JsonLine()
       .add("kind", "figure")

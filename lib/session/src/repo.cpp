@@ -424,6 +424,7 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
     if (--address_connections[it->second] == 0) address_connections.erase(it->second);
     counted_address.erase(it);
   }
+  resumed_offering.erase(session.get());
   if (auto it = resumed_sessions.find(session->peer_id()); it != resumed_sessions.end()) {
     it->second.erase(session.get());
     if (it->second.empty()) resumed_sessions.erase(it);
@@ -586,6 +587,7 @@ void RepoImpl::shutdown() {
   sessions.clear();
   sharers.clear();
   resumed_sessions.clear();
+  resumed_offering.clear();
 }
 
 // ---- Repo ----

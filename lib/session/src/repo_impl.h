@@ -83,6 +83,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   // change in real time though it did not name the document this session.
   void offer_to_resumed(const std::set<std::string>& doc_ids);
   std::map<std::string, std::set<PeerSession*>> resumed_sessions;  // by peer id
+  // Resumed sessions whose share policy offers anything: a changed document the session
+  // skipped at its start is offered to them as the policy says, as at a hello without
+  // resuming. (A server's default policy offers nothing to the peers that dial it.)
+  std::set<PeerSession*> resumed_offering;
   void storage_failed(const std::string& peer_id, const std::string& address,
                       const std::string& problem);
 

@@ -32,11 +32,18 @@ SessionHost::ResumePlan RepoImpl::plan_resume(const std::string& peer_id,
 
 void RepoImpl::session_resumed(PeerSession* session) {
   resumed_sessions[session->peer_id()].insert(session);
+  if (session->offers_anything()) resumed_offering.insert(session);
 }
 
 void RepoImpl::offer_to_resumed(const std::set<std::string>& doc_ids) {
   if (resumed_sessions.empty()) return;
   for (const auto& doc_id : doc_ids) {
+    std::vector<std::shared_ptr<PeerSession>> offered;
+    for (PeerSession* session : resumed_offering) {
+      if (!session->shared_documents().count(doc_id) && session->offers(doc_id))
+        offered.push_back(session->shared_from_this());
+    }
+    for (const auto& session : offered) session->offer(doc_id);
     std::vector<std::string> peers;
     try {
       peers = options.storage->peers_with_state(doc_id);

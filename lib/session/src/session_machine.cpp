@@ -132,10 +132,20 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
     // A resumed session also saves what it offered at the start, so that an offer the peer
     // never answered stays stale; each state says whether the peer holds all of ours.
     session_output::SaveStates save;
-    for (const auto& [doc_id, doc] : states_) {
+    for (auto& [doc_id, doc] : states_) {
+      ChangeGraph* graph = host_.find_document(doc_id);
+      // In sync both ways: both hold exactly our heads, whatever the shared heads lagged.
+      if (graph && in_sync(doc_id)) doc.sync.shared_heads = graph->heads();
       if (doc.sync.shared_heads == doc.loaded_shared_heads && !resume_offered_.count(doc_id))
         continue;
-      save.states.push_back({doc_id, doc.sync.encode(), has_our_changes(doc_id)});
+      // Fresh only when the state saved says so by itself: a later session that leaves the
+      // document untouched answers in_sync_with from these shared heads.
+      std::vector<ChangeHash> shared;
+      for (const auto& h : doc.sync.shared_heads) {
+        if (graph && graph->has(h)) shared.push_back(h);
+      }
+      bool fresh = graph && has_our_changes(doc_id) && graph->covered_by(shared);
+      save.states.push_back({doc_id, doc.sync.encode(), fresh});
     }
     save.peer = resume_record_;
     if (!save.states.empty() || save.peer) outputs_.push_back(std::move(save));
