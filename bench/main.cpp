@@ -16,6 +16,8 @@ int run_disconnect(int argc, char** argv);
 int run_startup(int argc, char** argv);
 int run_fanout(int argc, char** argv);
 int run_postgres(int argc, char** argv);
+int run_reconnect(int argc, char** argv);
+int run_idle(int argc, char** argv);
 }  // namespace dagsync::bench
 
 namespace {
@@ -30,7 +32,9 @@ constexpr const char* kUsage =
     "       dagsync-bench startup --M documents\n"
     "       dagsync-bench fanout --k clients --N history --rounds n --workers w --clients "
     "raw|repo\n"
-    "       dagsync-bench postgres [--rounds r] [--store postgresql://...]\n";
+    "       dagsync-bench postgres [--rounds r] [--store postgresql://...]\n"
+    "       dagsync-bench reconnect --M documents --changed percent\n"
+    "       dagsync-bench idle --C connections\n";
 }
 
 int main(int argc, char** argv) {
@@ -52,6 +56,8 @@ int main(int argc, char** argv) {
 #ifdef DAGSYNC_HAVE_POSTGRESQL
     if (what == "postgres") return dagsync::bench::run_postgres(argc - 2, argv + 2);
 #endif
+    if (what == "reconnect") return dagsync::bench::run_reconnect(argc - 2, argv + 2);
+    if (what == "idle") return dagsync::bench::run_idle(argc - 2, argv + 2);
   } catch (const std::exception& e) {
     std::cerr << "dagsync-bench " << what << ": " << e.what() << "\n";
     return 1;

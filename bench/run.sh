@@ -86,6 +86,12 @@ for c in 100 1000 $((quick ? 2000 : 10000)); do run "clients C=$c" "$bench" clie
 run "clients C=100, share everything" "$bench" clients --C 100 --share everything
 run "disconnect" "$bench" disconnect --M $((quick ? 10000 : 100000))
 for m in 1000 10000 $((quick ? 10000 : 100000)); do run "startup M=$m" "$bench" startup --M "$m"; done
+# (h) a reconnect costs what changed (0% and 1% of M documents changed while apart), and one
+# server holding C idle connections (its RSS per connection).
+for m in 1000 10000 $((quick ? 10000 : 100000)); do
+  for pct in 0 1; do run "reconnect M=$m $pct%" "$bench" reconnect --M "$m" --changed "$pct"; done
+done
+run "idle connections" "$bench" idle --C $((quick ? 2000 : 10000))
 run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
 # (h) two servers on one PostgreSQL (started by the bench in a temporary directory, as the
 # tests start theirs): delivery from a client of one to a client of the other.

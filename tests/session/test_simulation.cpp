@@ -78,6 +78,33 @@ class CrashableStorage : public Storage {
                     const std::string& principal) override {
     return dead ? principal : inner_->claim(kind, key, principal);
   }
+  void save_sync_states(const std::string& peer_id,
+                        std::span<const SyncStateRecord> states) override {
+    if (!dead) inner_->save_sync_states(peer_id, states);
+  }
+  // Resuming, forwarded: the simulation checks it converges through crashes too.
+  std::string store_id() override { return inner_->store_id(); }
+  bool tracks_changes() override { return inner_->tracks_changes(); }
+  std::uint64_t change_sequence() override { return inner_->change_sequence(); }
+  std::vector<std::string> stale_documents(const std::string& peer_id) override {
+    return inner_->stale_documents(peer_id);
+  }
+  std::vector<std::string> documents_changed_since(std::uint64_t seq,
+                                                   const std::string& peer_id) override {
+    return inner_->documents_changed_since(seq, peer_id);
+  }
+  std::vector<std::string> peers_with_state(const std::string& doc_id) override {
+    return inner_->peers_with_state(doc_id);
+  }
+  std::optional<PeerRecord> load_peer(const std::string& peer_id) override {
+    return inner_->load_peer(peer_id);
+  }
+  void save_peer(const std::string& peer_id, const PeerRecord& record) override {
+    if (!dead) inner_->save_peer(peer_id, record);
+  }
+  std::size_t forget_peer(const std::string& peer_id) override {
+    return dead ? 0 : inner_->forget_peer(peer_id);
+  }
 
  private:
   std::shared_ptr<Storage> inner_;

@@ -36,6 +36,16 @@ class PeerSession::Host : public SessionHost {
     auto repo = repo_.lock();
     return repo ? repo->options.storage->load_sync_state(doc_id, peer_id) : std::nullopt;
   }
+  std::string store_id() override {
+    auto repo = repo_.lock();
+    if (!repo || !repo->options.storage->tracks_changes()) return "";
+    return repo->options.storage->store_id();
+  }
+  ResumePlan plan_resume(const std::string& peer_id, const std::string& peer_store_id) override {
+    auto repo = repo_.lock();
+    if (!repo) throw Error("repo gone");
+    return repo->plan_resume(peer_id, peer_store_id);
+  }
   std::optional<Refusal> admit(const std::string& peer_id, const std::string& principal) override {
     auto repo = repo_.lock();
     if (!repo) return Refusal{"repo gone", false};
@@ -213,7 +223,9 @@ void PeerSession::execute(SessionOutput& output) {
   } else if (auto* created = std::get_if<out::Created>(&output)) {
     if (repo) repo->announce(created->doc_id);
   } else if (auto* save = std::get_if<out::SaveStates>(&output)) {
-    if (repo) repo->save_sync_states(peer_id(), save->states);
+    if (repo) repo->save_sync_states(peer_id(), save->states, save->peer);
+  } else if (std::holds_alternative<out::Resumed>(output)) {
+    if (repo) repo->session_resumed(this);
   } else if (auto* line = std::get_if<out::Log>(&output)) {
     auto level = line->level == out::Log::Level::kWarn   ? spdlog::level::warn
                  : line->level == out::Log::Level::kInfo ? spdlog::level::info

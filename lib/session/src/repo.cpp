@@ -231,10 +231,11 @@ void RepoImpl::remote_applied(const std::string& doc_id, const std::string& peer
   schedule_push(doc_id);  // relay to the other peers
 }
 
-void RepoImpl::save_sync_states(const std::string& peer_id,
-                                std::span<const SyncStateRecord> states) {
+void RepoImpl::save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states,
+                                const std::optional<PeerRecord>& peer) {
   try {
-    options.storage->save_sync_states(peer_id, states);
+    if (!states.empty()) options.storage->save_sync_states(peer_id, states);
+    if (peer) options.storage->save_peer(peer_id, *peer);
   } catch (const Error& e) {
     // A lost state only costs a fuller sync next time.
     log->warn("peer {}: could not save {} sync state(s): {}", log_text(peer_id), states.size(),
@@ -370,6 +371,7 @@ void RepoImpl::push() {
   for (const auto& doc_id : docs) {
     for (const auto& session : sharers_of(doc_id)) session->sync_document(doc_id);
   }
+  offer_to_resumed(docs);
 }
 
 void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string address,
@@ -428,6 +430,11 @@ void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
   if (auto it = counted_address.find(session.get()); it != counted_address.end()) {
     if (--address_connections[it->second] == 0) address_connections.erase(it->second);
     counted_address.erase(it);
+  }
+  resumed_offering.erase(session.get());
+  if (auto it = resumed_sessions.find(session->peer_id()); it != resumed_sessions.end()) {
+    it->second.erase(session.get());
+    if (it->second.empty()) resumed_sessions.erase(it);
   }
   if (session->ready()) {
     auto it = principal_connections.find(quota_key(session->peer_id(), session->principal()));
@@ -587,6 +594,8 @@ void RepoImpl::shutdown() {
     session->close({CloseReason::Code::kShutdown, "repo shutting down"});
   sessions.clear();
   sharers.clear();
+  resumed_sessions.clear();
+  resumed_offering.clear();
 }
 
 // ---- Repo ----

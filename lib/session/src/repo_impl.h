@@ -73,7 +73,22 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   bool may_author(const std::string& principal, const ActorId& actor);
   void remote_applied(const std::string& doc_id, const std::string& peer_id,
                       const std::vector<ChangeHash>& applied);
-  void save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states);
+  // Saves the states, then (when they were saved) a resumed session's peer record.
+  void save_sync_states(const std::string& peer_id, std::span<const SyncStateRecord> states,
+                        const std::optional<PeerRecord>& peer = std::nullopt);
+
+  // Resuming (repo_resume.cpp, docs/sessions.md#resuming).
+  SessionHost::ResumePlan plan_resume(const std::string& peer_id, const std::string& peer_store_id);
+  void session_resumed(PeerSession* session);
+  // Offers changed documents to resumed sessions whose peer has a state saved for them but
+  // that do not share them yet: such a peer held the document before, so it hears of a
+  // change in real time though it did not name the document this session.
+  void offer_to_resumed(const std::set<std::string>& doc_ids);
+  std::map<std::string, std::set<PeerSession*>> resumed_sessions;  // by peer id
+  // Resumed sessions whose share policy offers anything: a changed document the session
+  // skipped at its start is offered to them as the policy says, as at a hello without
+  // resuming. (A server's default policy offers nothing to the peers that dial it.)
+  std::set<PeerSession*> resumed_offering;
   void storage_failed(const std::string& peer_id, const std::string& address,
                       const std::string& problem);
 

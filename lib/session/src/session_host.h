@@ -13,6 +13,7 @@
 
 #include "dagsync/bytes.h"
 #include "dagsync/change_graph.h"
+#include "dagsync/storage.h"
 
 namespace dagsync {
 
@@ -29,6 +30,27 @@ class SessionHost {
   virtual std::vector<std::string> document_ids() const = 0;
   virtual std::optional<Bytes> load_sync_state(const std::string& doc_id,
                                                const std::string& peer_id) = 0;
+
+  // Resuming (docs/sessions.md#resuming). The host's Storage::store_id() when its storage
+  // tracks changes; empty: the session offers documents as before.
+  virtual std::string store_id() { return ""; }
+  struct ResumePlan {
+    // No record of the peer (a first session, or its store changed): offer every document
+    // the policy gives it, as without resuming.
+    bool first = true;
+    std::size_t discarded = 0;         // states dropped: saved under another store of the peer's
+    std::vector<std::string> stale;    // documents with a stale state for the peer
+    std::vector<std::string> changed;  // changed since the peer was last offered everything,
+                                       // with no state for it (the policy filters them)
+    PeerRecord record;                 // what to save when the session ends
+    bool record_changed = true;        // differs from the saved one
+  };
+  // What to offer a peer resuming with store `peer_store_id`. May throw dagsync::Error
+  // (storage); the session then fails.
+  virtual ResumePlan plan_resume(const std::string& /*peer_id*/,
+                                 const std::string& /*peer_store_id*/) {
+    return {};
+  }
 
   // Access control (access.h). The defaults admit everyone and check nothing, for hosts
   // without it (tests).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dagsync/error.h"
+#include "resume_capability.h"
 
 namespace dagsync {
 
@@ -42,6 +43,10 @@ void SessionMachine::start(SessionClock::time_point now) {
   hello.protocol_version = Repo::kProtocolVersion;
   hello.peer_id = policy_.local_peer_id;
   hello.capabilities = config_.capabilities;
+  store_id_ = host_.store_id();
+  if (!store_id_.empty() && hello.capabilities.size() < Envelope::kMaxCapabilities) {
+    hello.capabilities.push_back(kResumeCapability + store_id_);
+  }
   hello.token = policy_.token;
   send(std::move(hello));
   if (config_.hello_timeout.count() > 0) hello_deadline_ = now + config_.hello_timeout;
@@ -129,12 +134,26 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
   if (hello_received_) {
     // Only states that learnt something worth keeping: a document merely offered, or one
     // whose shared heads did not move, costs no write.
+    // A resumed session also saves what it offered at the start, so that an offer the peer
+    // never answered stays stale; each state says whether the peer holds all of ours.
     session_output::SaveStates save;
-    for (const auto& [doc_id, doc] : states_) {
-      if (doc.sync.shared_heads == doc.loaded_shared_heads) continue;
-      save.states.push_back({doc_id, doc.sync.encode()});
+    for (auto& [doc_id, doc] : states_) {
+      ChangeGraph* graph = host_.find_document(doc_id);
+      // In sync both ways: both hold exactly our heads, whatever the shared heads lagged.
+      if (graph && in_sync(doc_id)) doc.sync.shared_heads = graph->heads();
+      if (doc.sync.shared_heads == doc.loaded_shared_heads && !resume_offered_.count(doc_id))
+        continue;
+      // Fresh only when the state saved says so by itself: a later session that leaves the
+      // document untouched answers in_sync_with from these shared heads.
+      std::vector<ChangeHash> shared;
+      for (const auto& h : doc.sync.shared_heads) {
+        if (graph && graph->has(h)) shared.push_back(h);
+      }
+      bool fresh = graph && has_our_changes(doc_id) && graph->covered_by(shared);
+      save.states.push_back({doc_id, doc.sync.encode(), fresh});
     }
-    if (!save.states.empty()) outputs_.push_back(std::move(save));
+    save.peer = resume_record_;
+    if (!save.states.empty() || save.peer) outputs_.push_back(std::move(save));
   }
   if (emit_close) outputs_.push_back(session_output::Close{reason});
   log(Level::kInfo, "disconnected (" + reason.to_string() + ")");
@@ -198,6 +217,8 @@ void SessionMachine::handle_hello(const Envelope& hello) {
     return close_with_error(problem, problem, Envelope::kErrorVersion);
   }
   if (auto refusal = policy_.refuse_hello(hello.peer_id)) return protocol_error(*refusal);
+  auto resume_capability = find_resume_capability(hello.capabilities);
+  if (auto* bad = std::get_if<ResumeError>(&resume_capability)) return protocol_error(bad->problem);
   auto principal = policy_.authenticate_hello(hello.peer_id, hello.token);
   if (!principal || principal->empty()) {
     // The peer learns only that it was refused: nothing about documents or other peers.
@@ -216,9 +237,47 @@ void SessionMachine::handle_hello(const Envelope& hello) {
   stats_.connected = true;
   log(Level::kInfo, "connected");
   outputs_.push_back(session_output::Ready{});
+  if (auto* peer_store = std::get_if<std::string>(&resume_capability);
+      peer_store && !store_id_.empty()) {
+    return resume(*peer_store);
+  }
+  // Without resuming, every document the policy gives the peer is offered, changed or not.
   if (policy_.offers_anything()) {
     for (const auto& doc_id : host_.document_ids()) {
       if (policy_.offers(stats_.peer_id, doc_id)) offer(doc_id);
+    }
+  }
+}
+
+void SessionMachine::resume(const std::string& peer_store_id) {
+  SessionHost::ResumePlan plan = host_.plan_resume(stats_.peer_id, peer_store_id);
+  resumed_ = true;
+  stats_.resumed = true;
+  if (plan.record_changed) resume_record_ = plan.record;
+  if (plan.discarded) {
+    log(Level::kInfo, "the peer's store changed: discarded " + std::to_string(plan.discarded) +
+                          " sync states saved for its former store");
+  }
+  outputs_.push_back(session_output::Resumed{});
+  // A document neither side changed since it was last in sync with the peer costs nothing:
+  // only stale states and documents new to the peer are offered (the peer does the same).
+  auto offer_listed = [&](const std::string& doc_id) {
+    if (closed_ || resume_offered_.count(doc_id)) return;
+    resume_offered_.insert(doc_id);
+    ++stats_.documents_resumed;
+    offer(doc_id);
+  };
+  for (const auto& doc_id : plan.stale) {
+    if (policy_.may_read(doc_id)) offer_listed(doc_id);
+  }
+  if (!policy_.offers_anything()) return;
+  if (plan.first) {
+    for (const auto& doc_id : host_.document_ids()) {
+      if (policy_.offers(stats_.peer_id, doc_id)) offer_listed(doc_id);
+    }
+  } else {
+    for (const auto& doc_id : plan.changed) {
+      if (policy_.offers(stats_.peer_id, doc_id)) offer_listed(doc_id);
     }
   }
 }
@@ -410,16 +469,33 @@ void SessionMachine::sync_document(const std::string& doc_id) {
 }
 
 bool SessionMachine::has_our_changes(const std::string& doc_id) const {
-  auto it = states_.find(doc_id);
-  if (it == states_.end()) return false;
   ChangeGraph* graph = host_.find_document(doc_id);
-  return graph && dagsync::has_our_changes(*graph, it->second.sync);
+  if (!graph) return false;
+  auto it = states_.find(doc_id);
+  if (it != states_.end()) return dagsync::has_our_changes(*graph, it->second.sync);
+  // A resumed session leaves the documents neither side changed untouched: what the peer
+  // holds of them is what the state saved with it says.
+  if (!resumed_) return false;
+  try {
+    auto saved = host_.load_sync_state(doc_id, stats_.peer_id);
+    if (!saved) return false;
+    // A saved state keeps only the shared heads: what both held when it was saved.
+    std::vector<ChangeHash> shared;
+    for (const auto& h : SyncState::decode(*saved).shared_heads) {
+      if (graph->has(h)) shared.push_back(h);
+    }
+    return graph->covered_by(shared);
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 bool SessionMachine::in_sync(const std::string& doc_id) const {
   if (!has_our_changes(doc_id)) return false;
-  const auto& theirs = states_.at(doc_id).sync.their_heads;
   ChangeGraph* graph = host_.find_document(doc_id);
+  auto it = states_.find(doc_id);
+  if (it == states_.end()) return graph->pending_count() == 0;  // resumed, untouched: as saved
+  const auto& theirs = it->second.sync.their_heads;
   return theirs && graph->pending_count() == 0 &&
          std::all_of(theirs->begin(), theirs->end(),
                      [&](const ChangeHash& h) { return graph->has(h); });

@@ -82,7 +82,9 @@ struct Created {
 };
 struct SaveStates {
   std::vector<SyncStateRecord> states;  // for this session's peer, in one write
+  std::optional<PeerRecord> peer;       // a resumed session's record, saved after the states
 };
+struct Resumed {};  // the peer resumes: documents it holds may be offered without its asking
 struct Log {
   enum class Level { kDebug, kInfo, kWarn };
   Level level;
@@ -94,7 +96,7 @@ using SessionOutput =
     std::variant<session_output::Send, session_output::Close, session_output::Ready,
                  session_output::Sharing, session_output::Applied, session_output::Unavailable,
                  session_output::Created, session_output::SaveStates, session_output::Log,
-                 session_output::ReadOnly>;
+                 session_output::ReadOnly, session_output::Resumed>;
 
 class SessionMachine {
  public:
@@ -123,6 +125,8 @@ class SessionMachine {
   std::optional<SessionClock::time_point> next_deadline() const;
 
   bool ready() const { return hello_received_; }
+  // Both sides resume (docs/sessions.md#resuming): only what changed is offered.
+  bool resumed() const { return resumed_; }
   // Whether the session ended on an error that retrying cannot heal: the peer refused our
   // hello as unauthorized or of another protocol version, or we refused its version.
   bool refused_permanently() const { return refused_permanently_; }
@@ -156,6 +160,8 @@ class SessionMachine {
   void handle_sync(const Envelope& message);
   void handle_request(const Envelope& message);
   void handle_read_only(const Envelope& message);
+  // After the hello of a peer that resumes: offers what changed since the last session.
+  void resume(const std::string& peer_store_id);
   // Why the peer may not add these changes to `graph` (authorship), or nothing.
   std::optional<std::string> refuse_authorship(const ChangeGraph& graph,
                                                const std::vector<Change>& changes);
@@ -189,6 +195,13 @@ class SessionMachine {
   std::size_t pending_ = 0, pending_bytes_ = 0;  // sums of the DocStates' pending counts
   std::map<std::string, DocState> states_;
   std::set<std::string> shared_;
+  // Resuming: our store id (empty: we do not resume), whether this session does, what it
+  // offered at the start (its states are saved at the end whatever they learnt, so that an
+  // unfinished offer stays stale) and the record to save.
+  std::string store_id_;
+  bool resumed_ = false;
+  std::set<std::string> resume_offered_;
+  std::optional<PeerRecord> resume_record_;
   PeerStats stats_;
   std::vector<SessionOutput> outputs_;
 };

@@ -55,6 +55,25 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (kind, key)
       );
     )sql",
+    // 4: resuming (docs/sessions.md#resuming): the store's identity, a change sequence per
+    // document, which states went stale since they were saved, and a record per peer. States
+    // saved before are stale: the first reconnect after the upgrade syncs them as before.
+    R"sql(
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      INSERT INTO meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+      ALTER TABLE documents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX documents_by_seq ON documents (seq);
+      ALTER TABLE sync_states ADD COLUMN stale INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX sync_states_by_peer ON sync_states (peer, stale);
+      CREATE TABLE peers (
+        peer TEXT PRIMARY KEY,
+        store_id TEXT NOT NULL,
+        offered_seq INTEGER NOT NULL
+      );
+    )sql",
 };
 static_assert(SqliteStorage::kApplicationId == 1145525041);
 static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
@@ -160,6 +179,10 @@ SqliteStorage::SqliteStorage(const std::string& path, SqliteOptions options) : p
                                                                   : "PRAGMA synchronous = NORMAL");
       exec("PRAGMA foreign_keys = ON");
       migrate();
+    }
+    if (schema_version() >= 4) {
+      Statement q(db_, "SELECT value FROM meta WHERE key = 'store_id'");
+      if (q.step()) store_id_ = q.text(0);
     }
   } catch (...) {
     sqlite3_close(db_);
@@ -346,13 +369,96 @@ void SqliteStorage::append_changes(const std::string& doc_id, std::span<const Ch
     std::int64_t doc = document_key(doc_id, true);
     Statement insert(
         db_, "INSERT OR IGNORE INTO changes (doc, hash, actor, seq, bytes) VALUES (?, ?, ?, ?, ?)");
+    int stored = 0;
     for (const Change& c : changes) {
       insert.bind(1, doc).bind(2, c.hash().view()).bind(3, c.actor().view());
       insert.bind(4, static_cast<std::int64_t>(c.seq())).bind(5, c.bytes());
       insert.step();
+      stored += sqlite3_changes(db_);
       insert.reset();
     }
+    if (stored == 0) return;
+    // A new change: the document takes the next sequence number, and every peer's state
+    // for it is stale until saved fresh again.
+    Statement bump(db_,
+                   "UPDATE documents SET seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM documents) "
+                   "WHERE id = ?");
+    bump.bind(1, doc);
+    bump.step();
+    Statement stale(db_, "UPDATE sync_states SET stale = 1 WHERE doc = ? AND stale = 0");
+    stale.bind(1, doc);
+    stale.step();
   });
+}
+
+std::uint64_t SqliteStorage::change_sequence() {
+  Statement q(db_, "SELECT COALESCE(MAX(seq), 0) FROM documents");
+  q.step();
+  return static_cast<std::uint64_t>(q.integer(0));
+}
+
+std::vector<std::string> SqliteStorage::stale_documents(const std::string& peer_id) {
+  Statement q(db_,
+              "SELECT d.name FROM sync_states s JOIN documents d ON d.id = s.doc "
+              "WHERE s.peer = ? AND s.stale = 1 ORDER BY d.name");
+  q.bind(1, peer_id);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+std::vector<std::string> SqliteStorage::documents_changed_since(std::uint64_t seq,
+                                                                const std::string& peer_id) {
+  Statement q(db_,
+              "SELECT d.name FROM documents d WHERE d.seq > ? AND NOT EXISTS "
+              "(SELECT 1 FROM sync_states s WHERE s.doc = d.id AND s.peer = ?) ORDER BY d.name");
+  q.bind(1, static_cast<std::int64_t>(seq)).bind(2, peer_id);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+std::vector<std::string> SqliteStorage::peers_with_state(const std::string& doc_id) {
+  std::int64_t doc = document_key(doc_id, false);
+  std::vector<std::string> out;
+  if (doc < 0) return out;
+  Statement q(db_, "SELECT peer FROM sync_states WHERE doc = ? ORDER BY peer");
+  q.bind(1, doc);
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+std::optional<PeerRecord> SqliteStorage::load_peer(const std::string& peer_id) {
+  Statement q(db_, "SELECT store_id, offered_seq FROM peers WHERE peer = ?");
+  q.bind(1, peer_id);
+  if (!q.step()) return std::nullopt;
+  return PeerRecord{q.text(0), static_cast<std::uint64_t>(q.integer(1))};
+}
+
+void SqliteStorage::save_peer(const std::string& peer_id, const PeerRecord& record) {
+  in_transaction([&] {
+    Statement q(db_,
+                "INSERT INTO peers (peer, store_id, offered_seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (peer) DO UPDATE SET store_id = excluded.store_id, "
+                "offered_seq = excluded.offered_seq");
+    q.bind(1, peer_id).bind(2, record.store_id);
+    q.bind(3, static_cast<std::int64_t>(record.offered_seq));
+    q.step();
+  });
+}
+
+std::size_t SqliteStorage::forget_peer(const std::string& peer_id) {
+  std::size_t removed = 0;
+  in_transaction([&] {
+    Statement states(db_, "DELETE FROM sync_states WHERE peer = ?");
+    states.bind(1, peer_id);
+    states.step();
+    removed = static_cast<std::size_t>(sqlite3_changes(db_));
+    Statement record(db_, "DELETE FROM peers WHERE peer = ?");
+    record.bind(1, peer_id);
+    record.step();
+  });
+  return removed;
 }
 
 std::optional<Bytes> SqliteStorage::load_sync_state(const std::string& doc_id,
@@ -368,7 +474,7 @@ std::optional<Bytes> SqliteStorage::load_sync_state(const std::string& doc_id,
 
 void SqliteStorage::save_sync_state(const std::string& doc_id, const std::string& peer_id,
                                     ByteView state) {
-  in_transaction([&] { write_sync_state(document_key(doc_id, true), peer_id, state); });
+  in_transaction([&] { write_sync_state(document_key(doc_id, true), peer_id, state, false); });
 }
 
 void SqliteStorage::save_sync_states(const std::string& peer_id,
@@ -376,17 +482,21 @@ void SqliteStorage::save_sync_states(const std::string& peer_id,
   if (states.empty()) return;
   in_transaction([&] {
     for (const auto& record : states) {
-      write_sync_state(document_key(record.doc_id, true), peer_id, record.state);
+      write_sync_state(document_key(record.doc_id, true), peer_id, record.state,
+                       record.peer_has_ours);
     }
   });
 }
 
-void SqliteStorage::write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state) {
-  Statement q(db_,
-              "INSERT INTO sync_states (doc, peer, state, updated_ms) VALUES (?, ?, ?, ?) "
-              "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state, "
-              "updated_ms = excluded.updated_ms");
+void SqliteStorage::write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state,
+                                     bool fresh) {
+  Statement q(
+      db_,
+      "INSERT INTO sync_states (doc, peer, state, updated_ms, stale) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (doc, peer) DO UPDATE SET state = excluded.state, "
+      "updated_ms = excluded.updated_ms, stale = excluded.stale");
   q.bind(1, doc).bind(2, peer_id).bind(3, state).bind(4, now_ms());
+  q.bind(5, static_cast<std::int64_t>(fresh ? 0 : 1));
   q.step();
 }
 
@@ -443,6 +553,9 @@ std::size_t SqliteStorage::forget_peers_before(std::int64_t unix_ms) {
     q.bind(1, unix_ms);
     q.step();
     removed = static_cast<std::size_t>(sqlite3_changes(db_));
+    // A record without states would claim the peer was offered documents it no longer has.
+    if (removed)
+      exec("DELETE FROM peers WHERE peer NOT IN (SELECT DISTINCT peer FROM sync_states)");
   });
   return removed;
 }

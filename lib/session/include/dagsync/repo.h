@@ -167,6 +167,10 @@ struct PeerStats {
   // Requests and offers of the peer's that we answered "unavailable" (a document we lack,
   // or one the policy would not create).
   std::uint64_t unavailable_sent = 0;
+  // Both sides resumed (docs/sessions.md#resuming), and how many documents this side
+  // offered at the start because they changed since the last session.
+  bool resumed = false;
+  std::uint64_t documents_resumed = 0;
 };
 
 // Totals since the Repo was made, over every session it ran, open or ended: what an

@@ -68,7 +68,7 @@ struct SyncStateInfo {
 
 class SqliteStorage : public Storage {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   // PRAGMA application_id of a dagsync store ("DGS1"), set from schema version 2 on.
   static constexpr std::int32_t kApplicationId = 0x44475331;
 
@@ -92,6 +92,17 @@ class SqliteStorage : public Storage {
   std::string claim(const std::string& kind, const std::string& key,
                     const std::string& principal) override;
   std::size_t forget_peers_before(std::int64_t unix_ms) override;
+  // Made by the migration to schema 4 (a meta row); empty for a read-only older store.
+  std::string store_id() override { return store_id_; }
+  bool tracks_changes() override { return true; }
+  std::uint64_t change_sequence() override;
+  std::vector<std::string> stale_documents(const std::string& peer_id) override;
+  std::vector<std::string> documents_changed_since(std::uint64_t seq,
+                                                   const std::string& peer_id) override;
+  std::vector<std::string> peers_with_state(const std::string& doc_id) override;
+  std::optional<PeerRecord> load_peer(const std::string& peer_id) override;
+  void save_peer(const std::string& peer_id, const PeerRecord& record) override;
+  std::size_t forget_peer(const std::string& peer_id) override;
 
   // Every saved sync state, by document then peer.
   std::vector<SyncStateInfo> list_sync_states();
@@ -108,10 +119,11 @@ class SqliteStorage : public Storage {
   void migrate();
   template <typename Body>
   void in_transaction(Body&& body);
-  void write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state);
+  void write_sync_state(std::int64_t doc, const std::string& peer_id, ByteView state, bool fresh);
   std::int64_t document_key(const std::string& doc_id, bool create);
 
   std::string path_;
+  std::string store_id_;
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
 };

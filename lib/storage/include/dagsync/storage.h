@@ -64,6 +64,18 @@ struct StoredChanges {
 struct SyncStateRecord {
   std::string doc_id;
   Bytes state;
+  // The peer was known to hold every change of ours to the document when the state was
+  // saved. A state saved with this set stays "fresh" until a change is next appended to the
+  // document; every other state is "stale" (stale_documents()).
+  bool peer_has_ours = false;
+};
+
+// What a repo keeps about a peer between sessions for resuming (docs/sessions.md#resuming).
+struct PeerRecord {
+  std::string store_id;  // the peer's Storage::store_id() when its states were saved
+  // Our change_sequence() when we last offered the peer every document our share policy
+  // gives it: documents changed since are offered again.
+  std::uint64_t offered_seq = 0;
 };
 
 class Storage {
@@ -117,8 +129,9 @@ class Storage {
                             const std::string& principal) = 0;
 
   // Deletes every sync state of each peer whose newest saved state is older than
-  // `unix_ms` (a peer not seen since: keeping its states only costs space). Returns how
-  // many states went. The default keeps everything (a backend without save times).
+  // `unix_ms` (a peer not seen since: keeping its states only costs space), and those
+  // peers' PeerRecords. Returns how many states went. The default keeps everything (a
+  // backend without save times).
   virtual std::size_t forget_peers_before(std::int64_t /*unix_ms*/) { return 0; }
 
   // Stores shared by several writers (PostgresStorage: several servers on one database).
@@ -136,6 +149,47 @@ class Storage {
   // (the Repo posts it to its io_context). Returns once no call of the previous handler is
   // running, so the caller may then destroy what it captured. The default never calls it.
   virtual void watch_appends(std::function<void(AppendNotice)> /*handler*/) {}
+  // This store's identity: 32 lowercase hex characters, random, made once when the store
+  // is created and the same every time it is opened. A peer's hello names it; sync states
+  // a peer saved for us under another identity are discarded (docs/sessions.md).
+  virtual std::string store_id() = 0;
+
+  // ---- Resuming: a reconnect costs what changed (docs/sessions.md#resuming) ----
+  // A backend that keeps what the methods below need says so here; the Repo then resumes
+  // sessions with peers that can, and otherwise offers documents as before. The defaults
+  // are those of a backend that does not.
+  virtual bool tracks_changes() { return false; }
+
+  // A counter bumped whenever an append stores a change the document did not have; each
+  // document remembers the value of its last such append. 0 for an empty store.
+  virtual std::uint64_t change_sequence() { return 0; }
+
+  // Documents with a sync state saved for `peer_id` that is stale: saved without
+  // peer_has_ours, or a change was appended to the document since. Sorted by id. Costs
+  // what is stale, not what is stored (an index).
+  virtual std::vector<std::string> stale_documents(const std::string& /*peer_id*/) { return {}; }
+
+  // Documents whose last append came after change_sequence() was `seq` and that have no
+  // sync state for `peer_id`: what changed or appeared since the peer was last offered
+  // everything. Costs what changed since `seq` (an index on the sequence).
+  virtual std::vector<std::string> documents_changed_since(std::uint64_t /*seq*/,
+                                                           const std::string& /*peer_id*/) {
+    return {};
+  }
+
+  // The peers with a sync state saved for the document: who hears of a change to it in real
+  // time though its session never touched it.
+  virtual std::vector<std::string> peers_with_state(const std::string& /*doc_id*/) { return {}; }
+
+  virtual std::optional<PeerRecord> load_peer(const std::string& /*peer_id*/) {
+    return std::nullopt;
+  }
+  // Replaces the record (creating it).
+  virtual void save_peer(const std::string& /*peer_id*/, const PeerRecord& /*record*/) {}
+  // Deletes every sync state saved for the peer and its record, in one write (the peer's
+  // storage was reset or replaced: its states describe a store that is gone). Returns how
+  // many states went.
+  virtual std::size_t forget_peer(const std::string& /*peer_id*/) { return 0; }
 };
 
 }  // namespace dagsync
