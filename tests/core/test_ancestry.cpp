@@ -221,6 +221,19 @@ TEST_CASE("ancestry: queries on random DAGs agree with marking every ancestor") 
         if (it != dag.at.end() && marked[it->second]) among.push_back(c);
       }
       CHECK(g.ancestors_among(candidates, given) == among);
+
+      // Between any two sets: ancestors of `from` outside the history of `given`.
+      std::vector<ChangeHash> from = dag.random_hashes(rng, 3);
+      auto from_marked = dag.ancestors(from);
+      std::vector<ChangeHash> between, between_seen;
+      for (std::size_t i = 0; i < marked.size(); ++i) {
+        if (from_marked[i] && !marked[i]) between.push_back(g.changes()[i].hash());
+      }
+      g.visit_between(from, given, [&](const Change& c) {
+        between_seen.push_back(c.hash());
+        return true;
+      });
+      CHECK(between_seen == between);
     }
     // Our own heads and the full history as the given hashes: nothing outside.
     CHECK(g.changes_since(g.heads()).empty());

@@ -94,17 +94,33 @@ std::vector<std::uint32_t> ChangeGraph::since_nodes(std::span<const ChangeHash> 
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint32_t>(i);
     return out;
   }
+  return between_nodes(heads_, heads, first_only);
+}
+
+std::vector<std::uint32_t> ChangeGraph::between_nodes(std::span<const ChangeHash> from,
+                                                      std::span<const ChangeHash> to,
+                                                      bool first_only) const {
+  std::vector<std::uint32_t> out;
   SinceWalk walk(depth_, dep_begin_, dep_index_);
-  for (const auto& h : heads) {
+  for (const auto& h : to) {
     if (auto idx = index_of(h)) walk.mark(*idx, SinceWalk::kTheirs);
   }
-  for (const auto& h : heads_) walk.mark(*index_of(h), SinceWalk::kOurs);
+  for (const auto& h : from) {
+    if (auto idx = index_of(h)) walk.mark(*idx, SinceWalk::kOurs);
+  }
   walk.run([&](std::uint32_t node) {
     out.push_back(node);
     return !first_only;
   });
   std::sort(out.begin(), out.end());  // application order
   return out;
+}
+
+void ChangeGraph::visit_between(std::span<const ChangeHash> from, std::span<const ChangeHash> to,
+                                const std::function<bool(const Change&)>& visit) const {
+  for (std::uint32_t node : between_nodes(from, to, false)) {
+    if (!visit(changes_[node])) return;
+  }
 }
 
 std::size_t ChangeGraph::count_since(std::span<const ChangeHash> heads) const {
