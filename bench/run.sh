@@ -64,12 +64,22 @@ rounds=2000
 for scheme in tcp ws; do
   for k in 1 4; do run "realtime $scheme k=$k" "$bench" realtime --scheme "$scheme" --k "$k" --rounds "$rounds"; done
 done
-# (f) history independence: a realtime round, a saved-state sync (D=1) and a first sync
-# (D=10, A=3) at N = 10^3 ... 10^6, each with its ratio to N = 10^3 and, at 10^6, its target.
+# (f) history independence: a realtime round (sans-I/O and over TCP loopback), a saved-state
+# sync (D=1) and a first sync (D=10, A=3) at N = 10^3 ... 10^6, each with its ratio to
+# N = 10^3 and, at 10^6, its target.
+# The realtime round over TCP loopback too; and Automerge's realtime round on the same
+# shapes (fewer rounds where each takes long: about N/10 us per round in JS).
 if ((quick)); then
   run "history" "$bench" history --N 1000,10000,100000 --rounds 50 --R 3
+  for n in 1000 10000; do
+    run "automerge realtime N=$n" node bench/peers/run.mjs --quiet --impl automerge --scenario realtime --N "$n" --rounds 20 --warmup 5
+  done
 else
   run "history" "$bench" history --N 1000,10000,100000,1000000 --rounds 200 --R 5
+  for nr in "1000 200 20" "10000 200 20" "100000 50 5" "1000000 10 2"; do
+    read -r n r w <<<"$nr"
+    run "automerge realtime N=$n" node bench/peers/run.mjs --quiet --impl automerge --scenario realtime --N "$n" --rounds "$r" --warmup "$w"
+  done
 fi
 run "ingest" "$bench" ingest --N $((quick ? 100000 : 1000000)) --P 64
 # (h) many clients and documents: C clients with their own documents (the default share

@@ -339,3 +339,33 @@ TEST_CASE("ancestry: summaries on random DAGs are exact and their levels match b
   CHECK(partial > dag_seeds() / 3);
   CHECK(exact_partial > dag_seeds() / 3);
 }
+
+TEST_CASE("summary: a partial summary names at most 16 checkpoints, the last 2^15 changes back") {
+  // 300 actors early (a whole version vector of ~6 KB), then a long chain of 3: levels keep
+  // fitting the budget, and only the cap stops the walk down the history.
+  ChangeGraph g(actor(1));
+  std::vector<Change> batch;
+  std::vector<std::uint64_t> seqs(303, 0);
+  std::optional<ChangeHash> prev;
+  const std::size_t n = 70'000;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t a = i < 1000 ? i % 300 : 300 + i % 3;
+    ChangeFields f;
+    f.actor = actor(0);
+    f.actor.bytes[0] = static_cast<std::uint8_t>(a);
+    f.actor.bytes[1] = static_cast<std::uint8_t>(a >> 8);
+    f.seq = ++seqs[a];
+    if (prev) f.deps = {*prev};
+    Change c = Change::build(f);
+    prev = c.hash();
+    batch.push_back(std::move(c));
+  }
+  g.add(batch);
+  std::size_t full = full_summary_size(g);
+  auto summary = summarize(g, {}, full - 1);
+  REQUIRE(summary);
+  CHECK_FALSE(summary->complete());
+  REQUIRE(summary->levels.size() == 16);
+  CHECK(g.depth(summary->levels.back().hashes.at(0)) == n - 32768);
+  CHECK(g.depth(summary->levels.front().hashes.at(0)) == n - 1);
+}

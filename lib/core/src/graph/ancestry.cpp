@@ -3,6 +3,18 @@
 // each change's deps (dep_begin_/dep_index_), so a walk looks no dep up by hash, and go
 // deepest first (depth_), so they stop where the two histories meet: a query costs what lies
 // between the given hashes and our heads, not the length of the history.
+//
+// The invariant per-actor arithmetic may use, and the one it may not. import.cpp applies a
+// change (actor, seq) only once (actor, seq - 1) is applied (run_plan parks it in
+// seq_parked until then, evicts it when that predecessor is nowhere; add_in_order's
+// applies_next demands seq == max_seq + 1), and refuses a second change at one (actor, seq)
+// as equivocation. So each actor's applied changes are exactly seqs 1..max_seq(actor), in
+// by_actor_, and a version vector names an applied set exactly: changes_missing_from takes
+// per-actor tails by seq. What import.cpp does not demand is that (actor, seq - 1) lie in the
+// history of (actor, seq): applied before it suffices (a replica that committed on an older
+// state, a hand-built change). "(a, s) is an ancestor of H exactly when s <= VV(H)[a]"
+// therefore fails on some graphs the graph accepts (tests/core/test_ancestry.cpp builds such
+// graphs), and the queries below decide ancestry by walking deps, never by seq.
 #include <algorithm>
 #include <set>
 #include <unordered_map>
