@@ -105,7 +105,9 @@ class ChangeGraph {
   std::vector<ChangeHash> ancestors_among(std::span<const ChangeHash> candidates,
                                           std::span<const ChangeHash> heads) const;
 
-  VersionVector version_vector() const;
+  // Kept up to date by add() (O(log actors) per applied change), so reading it costs nothing
+  // per sync message.
+  const VersionVector& version_vector() const { return version_; }
   // Lamport depth: 1 for a root, else 1 + the deepest dep. 0 when unknown.
   std::uint64_t depth(const ChangeHash& hash) const;
 
@@ -151,6 +153,7 @@ class ChangeGraph {
   std::vector<std::uint32_t> depth_;
   HashIndex index_;                                                             // hash -> node
   std::unordered_map<ActorId, std::vector<std::uint32_t>, IdHasher> by_actor_;  // seq-1 -> node
+  VersionVector version_;  // actor -> by_actor_[actor].size()
   std::vector<ChangeHash> heads_;
 
   // Pending changes, and which pending changes wait on a given hash (a missing dep, or the

@@ -217,12 +217,6 @@ std::vector<ChangeHash> ChangeGraph::missing_deps(std::span<const ChangeHash> he
   return {out.begin(), out.end()};
 }
 
-VersionVector ChangeGraph::version_vector() const {
-  VersionVector vv;
-  for (const auto& [actor, nodes] : by_actor_) vv.set(actor, nodes.size());
-  return vv;
-}
-
 std::uint64_t ChangeGraph::depth(const ChangeHash& hash) const {
   auto idx = index_of(hash);
   return idx ? depth_[*idx] : 0;

@@ -73,7 +73,7 @@ std::size_t Summary::encoded_size() const {
 }
 
 std::size_t full_summary_size(const ChangeGraph& graph) {
-  VersionVector vv = graph.version_vector();
+  const VersionVector& vv = graph.version_vector();
   std::size_t entry_bytes = 0;
   for (const auto& [actor, seq] : vv.entries()) entry_bytes += summary_entry_size(seq);
   return array_header_size(1) + summary_level_size(0, vv.size(), entry_bytes);
@@ -81,7 +81,7 @@ std::size_t full_summary_size(const ChangeGraph& graph) {
 
 std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const ChangeHash> shared_heads,
                                  std::size_t budget) {
-  VersionVector ours = graph.version_vector();
+  const VersionVector& ours = graph.version_vector();
   Summary summary;
   if (full_summary_size(graph) <= budget) {
     summary.levels.push_back(SummaryLevel{{}, ours});
@@ -144,7 +144,7 @@ std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const Chang
 
 std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const Summary& summary) {
   std::unordered_map<ActorId, std::uint64_t, IdHasher> claimed;
-  VersionVector ours = graph.version_vector();  // once: it costs the actors
+  const VersionVector& ours = graph.version_vector();
   for (const SummaryLevel& level : summary.levels) {
     for (const auto& [actor, seq] : level.actors.entries()) {
       auto& c = claimed[actor];
