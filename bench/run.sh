@@ -5,7 +5,9 @@
 # this run met it. Raw JSON lines: build-bench/bench-results.jsonl; markdown tables:
 # build-bench/bench-results.md.
 #
-#   bash bench/run.sh            # everything (about 10 minutes on 2 cores)
+#   bash bench/run.sh            # everything (about 10 minutes on 2 cores, plus Automerge's
+#                                # realtime round at N = 10^6: loading 10^6 changes into two
+#                                # documents takes minutes by itself)
 #   bash bench/run.sh --quick    # smaller shapes, for a smoke test
 set -uo pipefail
 cd "$(dirname "$0")/.."
