@@ -5,7 +5,9 @@
 # this run met it. Raw JSON lines: build-bench/bench-results.jsonl; markdown tables:
 # build-bench/bench-results.md.
 #
-#   bash bench/run.sh            # everything (about 10 minutes on 2 cores)
+#   bash bench/run.sh            # everything (about 10 minutes on 2 cores, plus Automerge's
+#                                # realtime round at N = 10^6: loading 10^6 changes into two
+#                                # documents takes minutes by itself)
 #   bash bench/run.sh --quick    # smaller shapes, for a smoke test
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,12 +73,22 @@ run "realtime tcp k=4, a process per client" "$bench" fanout --k 4 --N 0 --worke
 for k in 100 $((quick ? 300 : 1000)); do
   run "fan-out k=$k" "$bench" fanout --k "$k" --N $((quick ? 10000 : 100000)) --rounds $((quick ? 20 : 100))
 done
-# (f) history independence: a realtime round, a saved-state sync (D=1) and a first sync
-# (D=10, A=3) at N = 10^3 ... 10^6, each with its ratio to N = 10^3 and, at 10^6, its target.
+# (f) history independence: a realtime round (sans-I/O and over TCP loopback), a saved-state
+# sync (D=1) and a first sync (D=10, A=3) at N = 10^3 ... 10^6, each with its ratio to
+# N = 10^3 and, at 10^6, its target.
+# Automerge's realtime round on the same
+# shapes (fewer rounds where each takes long: about N/10 us per round in JS).
 if ((quick)); then
   run "history" "$bench" history --N 1000,10000,100000 --rounds 50 --R 3
+  for n in 1000 10000; do
+    run "automerge realtime N=$n" node bench/peers/run.mjs --quiet --impl automerge --scenario realtime --N "$n" --rounds 20 --warmup 5
+  done
 else
   run "history" "$bench" history --N 1000,10000,100000,1000000 --rounds 200 --R 5
+  for nr in "1000 200 20" "10000 200 20" "100000 50 5" "1000000 2 1"; do
+    read -r n r w <<<"$nr"
+    run "automerge realtime N=$n" node bench/peers/run.mjs --quiet --impl automerge --scenario realtime --N "$n" --rounds "$r" --warmup "$w"
+  done
 fi
 run "ingest" "$bench" ingest --N $((quick ? 100000 : 1000000)) --P 64
 # (h) many clients and documents: C clients with their own documents (the default share

@@ -3,6 +3,11 @@
 //
 //   node run.mjs --impl automerge|yjs|loro --scenario a|b --shape linear|branchy \
 //                --N 100000 --D 10 --A 3 --P 64
+//   node run.mjs --impl automerge --scenario realtime --N 100000 --A 3 --rounds 200
+//
+// The realtime scenario is bench (f)'s realtime round (bench/bench_history.cpp): two replicas
+// of a linear history of N changes in sync, one commit on one side (alternating), both sync
+// until quiet; it prints a figure line with the mean over --rounds after --warmup rounds.
 //
 // Progress goes to stderr. Exits non-zero when the replicas do not converge.
 import { readFileSync } from "node:fs";
@@ -21,7 +26,9 @@ function usage(msg) {
   process.stderr.write(
     "usage: node run.mjs --impl automerge|yjs|loro [--scenario a|b] [--shape linear|branchy]\n" +
       "                   [--N 100000] [--D 10] [--A 3] [--P 64] [--quiet] [--no-warmup]\n" +
-      "                   [--wasm-reserve-mib 2048]  (automerge, loro; 0: off; see lib/wasm-capture.mjs)\n",
+      "                   [--wasm-reserve-mib 2048]  (automerge, loro; 0: off; see lib/wasm-capture.mjs)\n" +
+      "       node run.mjs --impl automerge --scenario realtime [--N 1000] [--A 3] [--P 64]\n" +
+      "                   [--rounds 200] [--warmup 20]\n",
   );
   process.exit(2);
 }
@@ -36,6 +43,8 @@ function parseArgs(argv) {
     A: 3,
     P: 64,
     "wasm-reserve-mib": 2048,
+    rounds: 200,
+    warmup: 20,
     quiet: false,
     "no-warmup": false,
   };
@@ -52,7 +61,7 @@ function parseArgs(argv) {
       if (k + 1 >= argv.length) usage(`missing value for --${key}`);
       value = argv[++k];
     }
-    if (["N", "D", "A", "P", "wasm-reserve-mib"].includes(key)) {
+    if (["N", "D", "A", "P", "wasm-reserve-mib", "rounds", "warmup"].includes(key)) {
       const n = Number(value);
       if (!Number.isSafeInteger(n) || n < 0) usage(`--${key} must be a non-negative integer`);
       opts[key] = n;
@@ -61,7 +70,9 @@ function parseArgs(argv) {
     }
   }
   if (!opts.impl || !(opts.impl in IMPLS)) usage("--impl must be automerge, yjs or loro");
-  if (!["a", "b"].includes(opts.scenario)) usage("--scenario must be a or b");
+  if (!["a", "b", "realtime"].includes(opts.scenario)) usage("--scenario must be a, b or realtime");
+  if (opts.scenario === "realtime" && opts.impl !== "automerge") usage("--scenario realtime: automerge only");
+  if (opts.scenario === "realtime" && opts.rounds < 1) usage("--rounds must be at least 1");
   if (!["linear", "branchy"].includes(opts.shape)) usage("--shape must be linear or branchy");
   if (opts.A < 1) usage("--A must be at least 1");
   return opts;
@@ -138,6 +149,8 @@ async function main() {
     }
   }
 
+  if (opts.scenario === "realtime") return realtime(impl, version, params, opts, log);
+
   // Warm-up: two unmeasured syncs of a small document of the same shape, so that the
   // measured sync does not include first-use costs (JIT and WebAssembly tier-up, lazy
   // initialisation), which the C++ harness does not have either.
@@ -195,6 +208,40 @@ async function main() {
     gc_ms: Math.round(gcMs * 1000) / 1000,
   };
   if (notes) result.notes = notes;
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  if (!converged) {
+    log(`${opts.impl}: replicas did NOT converge`);
+    process.exitCode = 1;
+  }
+}
+
+// Bench (f)'s realtime round: the mean over opts.rounds after opts.warmup unmeasured ones.
+function realtime(impl, version, params, opts, log) {
+  if (impl.reserveWasmHeap && opts["wasm-reserve-mib"] > 0) impl.reserveWasmHeap(opts["wasm-reserve-mib"]);
+  const peers = impl.prepareRealtime({ ...params, shape: "linear" }, { log, pingPong });
+  let total = 0;
+  let bytes = 0;
+  for (let r = 0; r < opts.warmup + opts.rounds; ++r) {
+    const start = performance.now();
+    const wire = peers.round(r);
+    const took = performance.now() - start;
+    if (r < opts.warmup) continue;
+    total += took;
+    bytes += wire;
+  }
+  const converged = peers.converged();
+  const us = (total * 1000) / opts.rounds;
+  const result = {
+    kind: "figure",
+    impl: opts.impl,
+    version,
+    name: `(f) realtime round sans-I/O, Automerge ${version}, N=${params.N}`,
+    value: Math.round(us * 10) / 10,
+    unit: "us",
+    wire_bytes: Math.round(bytes / opts.rounds),
+    N: params.N,
+    converged,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   if (!converged) {
     log(`${opts.impl}: replicas did NOT converge`);

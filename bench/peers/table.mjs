@@ -166,7 +166,7 @@ if (history.length) {
     { head: "wire B", cell: (f) => (f.wire_bytes == null ? "" : String(f.wire_bytes)) },
     { head: "target", cell: (f) => [verdict(f), f.target ?? ""].filter(Boolean).join(" "), left: true },
   ];
-  const title = "(f) history independence (sans-I/O)";
+  const title = "(f) history independence (sans-I/O unless TCP is named)";
   sections.push(markdown ? `### ${title}\n\n${markdownTable(histColumns, history)}` : `${title}\n${plainTable(histColumns, history)}`);
 }
 

@@ -35,4 +35,11 @@ for (const r of rows) {
     r.target_ok = checks.every(([, ok]) => ok);
   }
 }
+// (f): the Automerge realtime-round figures (one run.mjs per N) get their ratio to the
+// smallest N, as dagsync's own (f) figures carry it.
+const amRounds = rows.filter((r) => r.kind === "figure" && r.impl === "automerge" && r.N != null);
+if (amRounds.length) {
+  const base = amRounds.reduce((m, r) => (r.N < m.N ? r : m));
+  for (const r of amRounds) r.ratio_to_smallest = r.value / base.value;
+}
 for (const r of rows) console.log(JSON.stringify(r));

@@ -274,3 +274,34 @@ export function prepare(params, scenario, { log, pingPong }) {
     },
   };
 }
+
+// Realtime rounds on a shared history of N changes (bench scenario (f)): two replicas in
+// sync, their sync states kept from the exchange that synced them; then each round one side
+// (alternating) commits one change and both sync until quiet. Returns
+// { round(r) -> wire bytes, converged() }.
+export function prepareRealtime(params, { log, pingPong }) {
+  selfCheck();
+  let t = performance.now();
+  const shape = buildShape({ ...params, D: 0 });
+  const history = concat(shape.shared);
+  shape.shared = null;
+  const a = new Peer(Automerge.load(history, actorHex16("sideA")), Automerge.initSyncState());
+  const b = new Peer(Automerge.load(history, actorHex16("sideB")), Automerge.initSyncState());
+  log(`automerge: loaded two replicas of ${params.N} changes in ${(performance.now() - t).toFixed(0)} ms`);
+  t = performance.now();
+  pingPong(a, b);
+  log(`automerge: first sync took ${(performance.now() - t).toFixed(0)} ms`);
+  return {
+    round(r) {
+      const author = r % 2 ? b : a;
+      const data = payload(params.N + r, params.P);
+      author.doc = Automerge.change(author.doc, (d) => {
+        d[`r${r}`] = data;
+      });
+      return pingPong(a, b).wireBytes;
+    },
+    converged() {
+      return sameHeads(Automerge.getHeads(a.doc), Automerge.getHeads(b.doc));
+    },
+  };
+}

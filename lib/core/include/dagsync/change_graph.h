@@ -87,6 +87,12 @@ class ChangeGraph {
   // Calls `visit` on each change of changes_since(heads), in order, until it returns false.
   void visit_since(std::span<const ChangeHash> heads,
                    const std::function<bool(const Change&)>& visit) const;
+  // Calls `visit` on each applied change that is an ancestor of (or equal to) one of `from`
+  // and not of any of `to`, in application order, until it returns false; hashes the graph
+  // does not hold are ignored. visit_since(heads) is visit_between(heads(), heads). Costs
+  // what lies between the two and the frontier where they meet, as visit_since does.
+  void visit_between(std::span<const ChangeHash> from, std::span<const ChangeHash> to,
+                     const std::function<bool(const Change&)>& visit) const;
   // Hashes needed to apply the pending changes, plus those of `heads` we neither hold nor
   // have pending. Sorted.
   std::vector<ChangeHash> missing_deps(std::span<const ChangeHash> heads = {}) const;
@@ -99,7 +105,9 @@ class ChangeGraph {
   std::vector<ChangeHash> ancestors_among(std::span<const ChangeHash> candidates,
                                           std::span<const ChangeHash> heads) const;
 
-  VersionVector version_vector() const;
+  // Kept up to date by add() (O(log actors) per applied change), so reading it costs nothing
+  // per sync message.
+  const VersionVector& version_vector() const { return version_; }
   // Lamport depth: 1 for a root, else 1 + the deepest dep. 0 when unknown.
   std::uint64_t depth(const ChangeHash& hash) const;
 
@@ -130,6 +138,10 @@ class ChangeGraph {
   // Nodes of changes_since(heads), in application order; with `first_only`, at most one
   // (enough to tell whether there are any). Walks only the difference and its frontier.
   std::vector<std::uint32_t> since_nodes(std::span<const ChangeHash> heads, bool first_only) const;
+  // Nodes that are ancestors of (or equal to) the held `from` and not of the held `to`, in
+  // application order: the walk behind since_nodes, from any hashes.
+  std::vector<std::uint32_t> between_nodes(std::span<const ChangeHash> from,
+                                           std::span<const ChangeHash> to, bool first_only) const;
 
   ActorId local_actor_;
   GraphLimits limits_;
@@ -141,6 +153,7 @@ class ChangeGraph {
   std::vector<std::uint32_t> depth_;
   HashIndex index_;                                                             // hash -> node
   std::unordered_map<ActorId, std::vector<std::uint32_t>, IdHasher> by_actor_;  // seq-1 -> node
+  VersionVector version_;  // actor -> by_actor_[actor].size()
   std::vector<ChangeHash> heads_;
 
   // Pending changes, and which pending changes wait on a given hash (a missing dep, or the

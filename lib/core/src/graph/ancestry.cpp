@@ -3,6 +3,18 @@
 // each change's deps (dep_begin_/dep_index_), so a walk looks no dep up by hash, and go
 // deepest first (depth_), so they stop where the two histories meet: a query costs what lies
 // between the given hashes and our heads, not the length of the history.
+//
+// The invariant per-actor arithmetic may use, and the one it may not. import.cpp applies a
+// change (actor, seq) only once (actor, seq - 1) is applied (run_plan parks it in
+// seq_parked until then, evicts it when that predecessor is nowhere; add_in_order's
+// applies_next demands seq == max_seq + 1), and refuses a second change at one (actor, seq)
+// as equivocation. So each actor's applied changes are exactly seqs 1..max_seq(actor), in
+// by_actor_, and a version vector names an applied set exactly: changes_missing_from takes
+// per-actor tails by seq. What import.cpp does not demand is that (actor, seq - 1) lie in the
+// history of (actor, seq): applied before it suffices (a replica that committed on an older
+// state, a hand-built change). "(a, s) is an ancestor of H exactly when s <= VV(H)[a]"
+// therefore fails on some graphs the graph accepts (tests/core/test_ancestry.cpp builds such
+// graphs), and the queries below decide ancestry by walking deps, never by seq.
 #include <algorithm>
 #include <set>
 #include <unordered_map>
@@ -94,17 +106,33 @@ std::vector<std::uint32_t> ChangeGraph::since_nodes(std::span<const ChangeHash> 
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint32_t>(i);
     return out;
   }
+  return between_nodes(heads_, heads, first_only);
+}
+
+std::vector<std::uint32_t> ChangeGraph::between_nodes(std::span<const ChangeHash> from,
+                                                      std::span<const ChangeHash> to,
+                                                      bool first_only) const {
+  std::vector<std::uint32_t> out;
   SinceWalk walk(depth_, dep_begin_, dep_index_);
-  for (const auto& h : heads) {
+  for (const auto& h : to) {
     if (auto idx = index_of(h)) walk.mark(*idx, SinceWalk::kTheirs);
   }
-  for (const auto& h : heads_) walk.mark(*index_of(h), SinceWalk::kOurs);
+  for (const auto& h : from) {
+    if (auto idx = index_of(h)) walk.mark(*idx, SinceWalk::kOurs);
+  }
   walk.run([&](std::uint32_t node) {
     out.push_back(node);
     return !first_only;
   });
   std::sort(out.begin(), out.end());  // application order
   return out;
+}
+
+void ChangeGraph::visit_between(std::span<const ChangeHash> from, std::span<const ChangeHash> to,
+                                const std::function<bool(const Change&)>& visit) const {
+  for (std::uint32_t node : between_nodes(from, to, false)) {
+    if (!visit(changes_[node])) return;
+  }
 }
 
 std::size_t ChangeGraph::count_since(std::span<const ChangeHash> heads) const {
@@ -187,12 +215,6 @@ std::vector<ChangeHash> ChangeGraph::missing_deps(std::span<const ChangeHash> he
     if (!has(h) && !is_pending(h)) out.insert(h);
   }
   return {out.begin(), out.end()};
-}
-
-VersionVector ChangeGraph::version_vector() const {
-  VersionVector vv;
-  for (const auto& [actor, nodes] : by_actor_) vv.set(actor, nodes.size());
-  return vv;
 }
 
 std::uint64_t ChangeGraph::depth(const ChangeHash& hash) const {

@@ -23,6 +23,7 @@ ChangeGraph::ChangeGraph(const ChangeGraph& other)
       depth_(other.depth_),
       index_(other.index_),
       by_actor_(other.by_actor_),
+      version_(other.version_),
       heads_(other.heads_),
       pending_(other.pending_),
       waiters_(other.waiters_),

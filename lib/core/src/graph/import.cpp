@@ -173,6 +173,7 @@ void ChangeGraph::truncate(std::size_t first, std::size_t first_dep,
     auto it = by_actor_.find(c.actor());
     if (it == by_actor_.end()) continue;
     if (!it->second.empty() && it->second.back() == i) it->second.pop_back();
+    version_.set(c.actor(), it->second.size());  // existing or removed: never allocates
     if (it->second.empty()) by_actor_.erase(it);
   }
   changes_.erase(changes_.begin() + static_cast<std::ptrdiff_t>(first), changes_.end());
@@ -328,7 +329,9 @@ void ChangeGraph::apply_planned(const Change& c) {
   }
   dep_begin_.push_back(static_cast<std::uint32_t>(dep_index_.size()));
   depth_.push_back(depth);
-  by_actor_[c.actor()].push_back(idx);
+  auto& by_seq = by_actor_[c.actor()];
+  by_seq.push_back(idx);
+  version_.set(c.actor(), by_seq.size());
   index_.insert(c.hash(), idx);
   for (const ChangeHash& dep : deps) {
     auto it = std::lower_bound(heads_.begin(), heads_.end(), dep);

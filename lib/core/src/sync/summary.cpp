@@ -14,30 +14,51 @@ namespace dagsync {
 
 namespace {
 
-// Ancestors of our deepest head, 1, 2, 4, ... steps back along the deepest deps: a peer
-// that forked from us k changes ago holds the checkpoint about log2(k) levels down.
-std::vector<ChangeHash> checkpoints(const ChangeGraph& graph) {
-  std::vector<ChangeHash> out;
-  std::vector<ChangeHash> heads = graph.heads();
-  if (heads.empty()) return out;
-  auto deepest = [&](const auto& hashes) {
-    return *std::max_element(hashes.begin(), hashes.end(), [&](const auto& a, const auto& b) {
-      return graph.depth(a) < graph.depth(b);
-    });
-  };
-  ChangeHash at = deepest(heads);
-  std::uint64_t step = 0, next = 1;
-  while (true) {
-    auto change = graph.get(at);
-    if (!change || change->deps().empty()) break;
-    at = deepest(change->deps());
-    if (++step == next) {
-      out.push_back(at);
-      next *= 2;
+// Checkpoints, one at a time: the ancestors of our deepest head 1, 2, 4, ... steps back along
+// the deepest deps, so a peer that forked from us k changes ago holds the checkpoint about
+// log2(k) levels down. Each is an ancestor of the one before, which lets the summary find the
+// actors of each level from the changes between two checkpoints alone. At most
+// kMaxCheckpoints: the walk to the last one costs 2^(kMaxCheckpoints-1) steps whatever the
+// length of the history, and a peer that forked deeper than that is told the filter instead.
+class Checkpoints {
+ public:
+  static constexpr std::size_t kMaxCheckpoints = 16;
+
+  explicit Checkpoints(const ChangeGraph& graph) : graph_(graph) {
+    std::vector<ChangeHash> heads = graph.heads();
+    if (!heads.empty()) at_ = deepest(heads);
+  }
+
+  std::optional<ChangeHash> next() {
+    if (made_ == kMaxCheckpoints || !at_) return std::nullopt;
+    while (true) {
+      auto change = graph_.get(*at_);
+      if (!change || change->deps().empty()) {
+        at_.reset();
+        return std::nullopt;
+      }
+      at_ = deepest(change->deps());
+      if (++step_ == next_step_) {
+        next_step_ *= 2;
+        ++made_;
+        return at_;
+      }
     }
   }
-  return out;
-}
+
+ private:
+  template <typename Hashes>
+  ChangeHash deepest(const Hashes& hashes) const {
+    return *std::max_element(hashes.begin(), hashes.end(), [&](const auto& a, const auto& b) {
+      return graph_.depth(a) < graph_.depth(b);
+    });
+  }
+
+  const ChangeGraph& graph_;
+  std::optional<ChangeHash> at_;
+  std::uint64_t step_ = 0, next_step_ = 1;
+  std::size_t made_ = 0;
+};
 
 }  // namespace
 
@@ -52,7 +73,7 @@ std::size_t Summary::encoded_size() const {
 }
 
 std::size_t full_summary_size(const ChangeGraph& graph) {
-  VersionVector vv = graph.version_vector();
+  const VersionVector& vv = graph.version_vector();
   std::size_t entry_bytes = 0;
   for (const auto& [actor, seq] : vv.entries()) entry_bytes += summary_entry_size(seq);
   return array_header_size(1) + summary_level_size(0, vv.size(), entry_bytes);
@@ -60,38 +81,62 @@ std::size_t full_summary_size(const ChangeGraph& graph) {
 
 std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const ChangeHash> shared_heads,
                                  std::size_t budget) {
-  VersionVector ours = graph.version_vector();
+  const VersionVector& ours = graph.version_vector();
   Summary summary;
   if (full_summary_size(graph) <= budget) {
     summary.levels.push_back(SummaryLevel{{}, ours});
     return summary;
   }
-  std::vector<std::vector<ChangeHash>> candidates;
+  std::unordered_set<ActorId, IdHasher> emitted;
+  std::size_t size = array_header_size(0);
+  // Adds a level while the running size stays within budget; false once it does not.
+  auto try_level = [&](std::vector<ChangeHash> hashes, const std::vector<ActorId>& actors) {
+    SummaryLevel level;
+    std::size_t entry_bytes = 0;
+    for (const ActorId& a : actors) {
+      if (emitted.count(a) || level.actors.get(a)) continue;
+      std::uint64_t seq = ours.get(a);
+      level.actors.set(a, seq);
+      entry_bytes += summary_entry_size(seq);
+    }
+    std::size_t levels_header = array_header_size(summary.levels.size() + 1);
+    std::size_t add = summary_level_size(hashes.size(), level.actors.size(), entry_bytes);
+    std::size_t next = size - array_header_size(summary.levels.size()) + levels_header + add;
+    if (next > budget) return false;
+    size = next;
+    for (const auto& [actor, seq] : level.actors.entries()) emitted.insert(actor);
+    level.hashes = std::move(hashes);
+    summary.levels.push_back(std::move(level));
+    return true;
+  };
+  // The actors of our changes between `from` and `to`.
+  auto actors_between = [&](std::span<const ChangeHash> from, std::span<const ChangeHash> to) {
+    std::vector<ActorId> actors;
+    std::unordered_set<ActorId, IdHasher> seen;
+    graph.visit_between(from, to, [&](const Change& c) {
+      if (seen.insert(c.actor()).second) actors.push_back(c.actor());
+      return true;
+    });
+    return actors;
+  };
+
   std::vector<ChangeHash> shared;
   for (const auto& h : shared_heads) {
     if (graph.has(h)) shared.push_back(h);
   }
   make_sorted_unique(shared);
-  if (!shared.empty()) candidates.push_back(shared);
-  for (const auto& c : checkpoints(graph)) candidates.push_back({c});
-
-  std::unordered_set<ActorId, IdHasher> emitted;
-  std::size_t size = array_header_size(candidates.size());
-  for (auto& hashes : candidates) {
-    SummaryLevel level;
-    std::size_t entry_bytes = 0;
-    for (const Change& c : graph.changes_since(hashes)) {
-      if (emitted.count(c.actor()) || level.actors.get(c.actor())) continue;
-      std::uint64_t seq = ours.get(c.actor());
-      level.actors.set(c.actor(), seq);
-      entry_bytes += summary_entry_size(seq);
-    }
-    std::size_t add = summary_level_size(hashes.size(), level.actors.size(), entry_bytes);
-    if (size + add > budget) break;
-    size += add;
-    for (const auto& [actor, seq] : level.actors.entries()) emitted.insert(actor);
-    level.hashes = std::move(hashes);
-    summary.levels.push_back(std::move(level));
+  std::vector<ChangeHash> heads = graph.heads();
+  if (!shared.empty() && !try_level(shared, actors_between(heads, shared))) return std::nullopt;
+  // One pass down the checkpoint chain: each change between our heads and the last checkpoint
+  // tried is visited once. A level names the actors of our changes outside its checkpoint's
+  // history that no earlier level named; those outside the previous checkpoint's history
+  // were all named by the previous levels, so the changes between the two suffice.
+  Checkpoints checkpoints(graph);
+  std::vector<ChangeHash> above = heads;
+  while (auto c = checkpoints.next()) {
+    std::vector<ChangeHash> level{*c};
+    if (!try_level(level, actors_between(above, level))) break;
+    above = std::move(level);
   }
   if (summary.levels.empty()) return std::nullopt;
   return summary;
@@ -99,6 +144,7 @@ std::optional<Summary> summarize(const ChangeGraph& graph, std::span<const Chang
 
 std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const Summary& summary) {
   std::unordered_map<ActorId, std::uint64_t, IdHasher> claimed;
+  const VersionVector& ours = graph.version_vector();
   for (const SummaryLevel& level : summary.levels) {
     for (const auto& [actor, seq] : level.actors.entries()) {
       auto& c = claimed[actor];
@@ -110,7 +156,6 @@ std::optional<std::vector<Change>> missing_from(const ChangeGraph& graph, const 
     // Only actors of which we hold more than is claimed can contribute: usually none, and
     // then the answer needs no walk over the history.
     std::unordered_map<ActorId, std::uint64_t, IdHasher> ahead;
-    VersionVector ours = graph.version_vector();
     for (const auto& [actor, seq] : ours.entries()) {
       auto it = claimed.find(actor);
       std::uint64_t theirs = it == claimed.end() ? 0 : it->second;

@@ -79,7 +79,7 @@ class PostgresStorage : public Storage {
 
   // 32 lowercase hex characters, random, made when the schema was created; the same for
   // every server sharing the database.
-  std::string store_id();
+  std::string store_id() override;
   int schema_version();
   // The connection string without its password, for messages.
   const std::string& description() const;
