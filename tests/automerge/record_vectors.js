@@ -68,9 +68,11 @@ for (const ch of changes) {
   lines.push(['compressed', chunk.toString('hex'), hash, hex(ch)].join(' '));
 }
 
-// A sync session between two Automerge peers on diverged histories: every message, as
-// bytes and as the package decodes it; the Bloom filters with the hashes they were built on;
-// the sync states afterwards.
+// Sync sessions on diverged histories: every message, as bytes and as the package decodes
+// it; the Bloom filters with the hashes they were built on; the sync states afterwards. In
+// the first session neither peer sees the other's trailer (as with a V1-only peer such as
+// dagsync), so both send V1 messages of change chunks; in the second they do, and send V2
+// messages holding whole documents (kind message_v2, which dagsync refuses).
 let p = A.init({ actor: 'aa'.repeat(16) });
 p = A.change(p, { time: 1 }, (d) => { d.n = 1; });
 let q = A.clone(p, { actor: 'bb'.repeat(16) });
@@ -78,10 +80,11 @@ for (let i = 0; i < 3; i++) p = A.change(p, { time: 2 + i }, (d) => { d['p' + i]
 for (let i = 0; i < 2; i++) q = A.change(q, { time: 10 + i }, (d) => { d['q' + i] = i; });
 let ps = A.initSyncState();
 let qs = A.initSyncState();
-function record_message(m, doc) {
+function record_message(m, doc, kind = 'message') {
   const d = A.decodeSyncMessage(m);
   const haves = d.have.map((h) => list(h.lastSync)).join(';') || '-';
-  lines.push(['message', hex(m), list(d.heads), list(d.need), haves, d.changes.length].join(' '));
+  lines.push([kind, hex(m), list(d.heads), list(d.need), haves, d.changes.length].join(' '));
+  if (kind !== 'message') return;
   for (const h of d.have) {
     // The filter holds every change of `doc` not covered by last_sync.
     const decoded = A.getAllChanges(doc).map((c) => A.decodeChange(c));
@@ -99,15 +102,34 @@ function record_message(m, doc) {
     lines.push(['bloom', hex(h.bloom) || '-', list(inside)].join(' '));
   }
 }
+// The message less its trailer (02 02 84 in 3.5.0), as a V1-only peer would send it.
+function strip(m) {
+  const b = Buffer.from(m);
+  if (b.subarray(b.length - 3).toString('hex') !== '020284') fail('unexpected trailer');
+  return new Uint8Array(b.subarray(0, b.length - 3));
+}
+const p0 = A.clone(p);
+const q0 = A.clone(q);
 for (let round = 0; round < 20; round++) {
   let m1, m2;
   [ps, m1] = A.generateSyncMessage(p, ps);
-  if (m1) { record_message(m1, p); [q, qs] = A.receiveSyncMessage(q, qs, m1); }
+  if (m1) { record_message(m1, p); [q, qs] = A.receiveSyncMessage(q, qs, strip(m1)); }
   [qs, m2] = A.generateSyncMessage(q, qs);
-  if (m2) { record_message(m2, q); [p, ps] = A.receiveSyncMessage(p, ps, m2); }
+  if (m2) { record_message(m2, q); [p, ps] = A.receiveSyncMessage(p, ps, strip(m2)); }
   if (!m1 && !m2) break;
 }
 if (list(A.getHeads(p)) !== list(A.getHeads(q))) fail('peers did not converge');
+{
+  let p2 = p0, q2 = q0, p2s = A.initSyncState(), q2s = A.initSyncState();
+  for (let round = 0; round < 20; round++) {
+    let m1, m2;
+    [p2s, m1] = A.generateSyncMessage(p2, p2s);
+    if (m1) { record_message(m1, p2, 'message_v2'); [q2, q2s] = A.receiveSyncMessage(q2, q2s, m1); }
+    [q2s, m2] = A.generateSyncMessage(q2, q2s);
+    if (m2) { record_message(m2, q2, 'message_v2'); [p2, p2s] = A.receiveSyncMessage(p2, p2s, m2); }
+    if (!m1 && !m2) break;
+  }
+}
 for (const s of [ps, qs, A.initSyncState()]) {
   const enc = A.encodeSyncState(s);
   lines.push(['state', hex(enc), list(A.decodeSyncState(enc).sharedHeads)].join(' '));

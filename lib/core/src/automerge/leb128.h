@@ -78,10 +78,10 @@ class LebReader {
     fail(field, "LEB128 longer than 10 bytes");
   }
 
-  ByteView take(std::string_view field, std::size_t n) {
+  ByteView take(std::string_view field, std::uint64_t n) {
     if (n > remaining()) fail(field, "truncated (" + std::to_string(n) + " bytes declared)");
-    ByteView v = bytes_.subspan(at_, n);
-    at_ += n;
+    ByteView v = bytes_.subspan(at_, static_cast<std::size_t>(n));
+    at_ += v.size();
     return v;
   }
 
