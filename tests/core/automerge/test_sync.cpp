@@ -276,3 +276,58 @@ TEST_CASE("automerge sync: hostile messages are refused, graph and state unchang
   am::SyncState s2;
   CHECK_THROWS_AS(am::generate_sync_message(dagsync_graph, s2), GraphError);
 }
+
+TEST_CASE("automerge sync: empty heads from the peer mean it lost everything: a full resync") {
+  ChangeGraph a(ChangeFormat::kAutomerge), b(ChangeFormat::kAutomerge);
+  Change c1 = am_change(1, 1);
+  Change c2 = am_change(1, 2, {c1.hash()});
+  a.add(std::vector<Change>{c1, c2});
+  am::SyncState as, bs;
+  sync_pair(a, as, b, bs);
+  REQUIRE(b.heads() == a.heads());
+  CHECK(!am::generate_sync_message(a, as));  // in sync: nothing to say
+  // b comes back empty (a new copy) with a fresh state: its first message has empty heads.
+  ChangeGraph empty(ChangeFormat::kAutomerge);
+  am::SyncState es;
+  auto first = am::generate_sync_message(empty, es);
+  REQUIRE(first);
+  CHECK(first->heads.empty());
+  am::receive_sync_message(a, as, am::SyncMessage::decode(first->encode()));
+  CHECK(as.shared_heads.empty());
+  CHECK(as.sent_hashes.empty());
+  CHECK(as.last_sent_heads.empty());
+  auto reply = am::generate_sync_message(a, as);
+  REQUIRE(reply);
+  CHECK(reply->changes.size() == 2);  // everything again
+  am::receive_sync_message(empty, es, am::SyncMessage::decode(reply->encode()));
+  CHECK(empty.heads() == a.heads());
+}
+
+TEST_CASE("automerge sync: a peer whose trailer says read-only is sent no changes") {
+  ChangeGraph a(ChangeFormat::kAutomerge), b(ChangeFormat::kAutomerge);
+  a.add(am_change(1, 1));
+  am::SyncState as, bs;
+  auto first = am::generate_sync_message(b, bs);
+  REQUIRE(first);
+  Bytes bytes = first->encode();
+  bytes.insert(bytes.end(), {0x02, 0x02, 0x86});  // V2 legacy byte, flags: read-only
+  am::receive_sync_message(a, as, am::SyncMessage::decode(bytes));
+  CHECK(as.peer_read_only);
+  auto reply = am::generate_sync_message(a, as);
+  REQUIRE(reply);
+  CHECK(reply->changes.empty());
+  CHECK(!reply->heads.empty());
+  // The same message without the flag: the change goes out.
+  am::SyncState as2;
+  bytes.back() = 0x84;
+  am::receive_sync_message(a, as2, am::SyncMessage::decode(bytes));
+  auto reply2 = am::generate_sync_message(a, as2);
+  REQUIRE(reply2);
+  CHECK(reply2->changes.size() == 1);
+  // Our own read-only mode: nothing applied, nothing asked for.
+  am::SyncOptions read_only{.read_only = true};
+  auto result =
+      am::receive_sync_message(b, bs, am::SyncMessage::decode(reply2->encode()), read_only);
+  CHECK(result.ignored_changes == 1);
+  CHECK(b.size() == 0);
+}
