@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "dagsync/dagsync.h"
 #include "envelope.h"
@@ -25,6 +26,9 @@ inline SyncLimits small_limits() {
   l.max_bloom_entries = 1 << 16;
   l.change.max_change_bytes = 1 << 16;
   l.change.max_deps = 64;
+  l.automerge.max_chunk_bytes = 1 << 16;
+  l.automerge.max_deps = 64;
+  l.automerge.max_other_actors = 256;
   return l;
 }
 
@@ -40,10 +44,12 @@ inline void expect_clean(F&& f) {
 
 // The targets by name, as in tests/fuzz/meson.build and tests/fuzz/corpus/.
 inline int target_index(const std::string& name) {
-  static const char* kNames[] = {"fuzz_change",         "fuzz_sync_message", "fuzz_sync_state",
-                                 "fuzz_version_vector", "fuzz_envelope",     "fuzz_updates",
-                                 "fuzz_storage_row",    "fuzz_credentials"};
-  for (int i = 0; i < 8; ++i) {
+  static const char* kNames[] = {"fuzz_change",          "fuzz_sync_message",
+                                 "fuzz_sync_state",      "fuzz_version_vector",
+                                 "fuzz_envelope",        "fuzz_updates",
+                                 "fuzz_storage_row",     "fuzz_credentials",
+                                 "fuzz_automerge_chunk", "fuzz_automerge_sync_message"};
+  for (int i = 0; i < 10; ++i) {
     if (name == kNames[i]) return i;
   }
   return -1;
@@ -108,6 +114,40 @@ inline void check_decoder(int target, ByteView input) {
         std::abort();
       break;
     }
+    case 8:
+      // Automerge change chunks back to back, as a sync message's entry holds them.
+      expect_clean([&] {
+        std::vector<Change> changes;
+        ByteView rest = input;
+        while (!rest.empty()) {
+          std::size_t used = 0;
+          Change c = Change::from_automerge_prefix(rest, used, limits.automerge);
+          if (used == 0 || used > rest.size()) std::abort();
+          // The kept (type-1) form parses to the same change.
+          Change again = Change::from_automerge(c.bytes(), limits.automerge);
+          if (again.hash() != c.hash() || again.seq() != c.seq() ||
+              again.deps().size() != c.deps().size())
+            std::abort();
+          changes.push_back(c);
+          rest = rest.subspan(used);
+        }
+        ChangeGraph graph(ChangeFormat::kAutomerge, GraphLimits{64, 1 << 20});
+        graph.add(changes);
+      });
+      break;
+    case 9:
+      expect_clean([&] {
+        automerge::SyncMessage m = automerge::SyncMessage::decode(input, limits);
+        automerge::SyncMessage again = automerge::SyncMessage::decode(m.encode(), limits);
+        if (again.heads != m.heads || again.need != m.need || again.have != m.have ||
+            again.changes.size() != m.changes.size())
+          std::abort();
+        ChangeGraph graph(ChangeFormat::kAutomerge, GraphLimits{64, 1 << 20});
+        automerge::SyncState state;
+        automerge::receive_sync_message(graph, state, m);
+        automerge::generate_sync_message(graph, state);
+      });
+      break;
   }
 }
 

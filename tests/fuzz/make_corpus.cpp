@@ -1,7 +1,10 @@
 // Writes the seed corpora for the fuzz targets: valid inputs of every kind, so the fuzzer
-// starts from the real formats. Usage: make_corpus DIR (fills DIR/<target>/).
+// starts from the real formats. Usage: make_corpus DIR [AUTOMERGE_VECTORS] (fills
+// DIR/<target>/; the Automerge targets' seeds are the chunks and messages recorded from the
+// real package, tests/automerge/vectors/vectors.txt).
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "dagsync/dagsync.h"
@@ -38,9 +41,28 @@ Bytes framed(std::initializer_list<Bytes> frames) {
 }
 }  // namespace
 
+// Seeds from the recorded vectors: change and compressed chunks, V1 and V2 messages.
+void automerge_seeds(const std::string& dir, const std::string& vectors) {
+  std::ifstream in(vectors);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string kind, bytes;
+    words >> kind >> bytes;
+    std::string name = kind + "-" + std::to_string(n++);
+    if (kind == "change" || kind == "compressed") {
+      seed(dir, "fuzz_automerge_chunk", name, from_hex(bytes));
+    } else if (kind == "message" || kind == "message_v2") {
+      seed(dir, "fuzz_automerge_sync_message", name, from_hex(bytes));
+    }
+  }
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) return 2;
+  if (argc != 2 && argc != 3) return 2;
   std::string dir = argv[1];
+  if (argc == 3) automerge_seeds(dir, argv[2]);
   ActorId one, two;
   one.bytes.fill(1);
   two.bytes.fill(2);

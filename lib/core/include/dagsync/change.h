@@ -5,6 +5,12 @@
 // hashes mean equal changes. `seq` counts an actor's changes from 1; `deps` are the hashes of
 // the changes it builds on, sorted and distinct. Copies are cheap (shared, immutable body). A
 // moved-from Change may only be assigned to or destroyed.
+//
+// A Change is in one of two formats, fixed for its lifetime (ChangeFormat): dagsync's own, or
+// an Automerge change chunk (docs/automerge.md) accepted by from_automerge(). For the latter,
+// bytes() is the uncompressed type-1 chunk, hash() is Automerge's change hash, actor() is a
+// 16-byte key derived from the Automerge actor id (automerge_actor() holds the real one, of
+// any length), and payload() is what dagsync does not interpret (the operations).
 #pragma once
 
 #include <atomic>
@@ -21,6 +27,8 @@
 #include "dagsync/limits.h"
 
 namespace dagsync {
+
+enum class ChangeFormat : std::uint8_t { kDagsync = 0, kAutomerge = 1 };
 
 struct ChangeFields {
   ActorId actor;
@@ -49,6 +57,21 @@ class Change {
   static Change decode_verified(ByteView bytes, const ChangeHash& expected,
                                 const ChangeLimits& limits = {});
 
+  // Validates one Automerge change chunk (type 1, or type 2 which is inflated and kept as
+  // type 1) that makes up all of `bytes`; from_automerge_prefix() takes the chunk at the start
+  // of `bytes` and sets `used` to its length. Throws DecodeError naming the field: magic,
+  // checksum, a non-minimal LEB128, a limit, a field outside its range, message not UTF-8,
+  // column metadata out of order or compressed, a document or unknown chunk type.
+  static Change from_automerge(ByteView bytes, const AutomergeLimits& limits = {});
+  static Change from_automerge_prefix(ByteView bytes, std::size_t& used,
+                                      const AutomergeLimits& limits = {});
+  // The graph's key for an Automerge actor id: the first 16 bytes of SHA-256 over a
+  // domain tag and the id, so that ids of any length (or ones chosen to collide with another
+  // actor's key) map to distinct keys.
+  static ActorId automerge_actor_key(ByteView actor);
+  // Where an Automerge change's fields sit in its chunk (defined in the core's sources).
+  struct AutomergeFields;
+
   Change(const Change& other) noexcept : body_(other.body_) {
     if (body_) body_->retain();
   }
@@ -74,8 +97,13 @@ class Change {
 
   const ChangeHash& hash() const { return body_->hash; }
   const ActorId& actor() const { return body_->actor; }
+  ChangeFormat format() const { return static_cast<ChangeFormat>(body_->format); }
+  // The Automerge actor id as the chunk holds it; empty for dagsync's changes.
+  ByteView automerge_actor() const;
   // The fields below are read from the encoding on each call (it was validated once, when
-  // the change was built or decoded); views borrow the body, which every copy shares.
+  // the change was built or decoded); views borrow the body, which every copy shares. An
+  // Automerge change's time is in seconds: timestamp_ms() is it times 1000 (nothing if 0 or
+  // out of range).
   std::uint64_t seq() const;
   DepsView deps() const;
   std::optional<std::int64_t> timestamp_ms() const;
@@ -89,6 +117,8 @@ class Change {
  private:
   // decode() (whole: nothing may follow) and decode_prefix().
   static Change parse(ByteView bytes, std::size_t& used, const ChangeLimits& limits, bool whole);
+  // Reads an Automerge change's field offsets back (automerge/change_chunk.cpp).
+  AutomergeFields automerge_fields() const;
   // One allocation per change: this header, then the encoded bytes. Counted references, as
   // std::shared_ptr counts them (copies may be released on any thread).
   struct Body {
@@ -96,6 +126,7 @@ class Change {
     std::uint32_t size = 0;
     ChangeHash hash;
     ActorId actor;
+    std::uint8_t format = 0;  // ChangeFormat
 
     std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1); }
     const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(this + 1); }
@@ -103,7 +134,8 @@ class Change {
     void release() {
       if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(this);
     }
-    static Body* create(ByteView bytes, const ChangeHash& hash, const ActorId& actor);
+    static Body* create(ByteView bytes, const ChangeHash& hash, const ActorId& actor,
+                        ChangeFormat format = ChangeFormat::kDagsync);
     static void destroy(Body* body);
   };
   // Offset of the deps array header in the encoding: after seq, which starts at kSeqAt.

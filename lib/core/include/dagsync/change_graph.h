@@ -13,6 +13,9 @@
 // - Queries never mutate. changes() and changes_since() are in application order, which is a
 //   topological order: sending them in that order lets any receiver apply them directly.
 // - Copying copies the history but not the subscriptions.
+// - A graph holds changes of one format (ChangeFormat), fixed when it is made: add() refuses
+//   a change of the other format, and an Automerge graph authors nothing (commit() and
+//   next_change() throw GraphError; Automerge's changes come from Automerge).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,8 @@ namespace dagsync {
 class ChangeGraph {
  public:
   explicit ChangeGraph(ActorId local_actor = random_actor_id(), GraphLimits limits = {});
+  // A graph of `format`'s changes (the one above holds dagsync's).
+  explicit ChangeGraph(ChangeFormat format, GraphLimits limits = {});
   ChangeGraph(const ChangeGraph& other);
   ChangeGraph& operator=(const ChangeGraph& other);
   ChangeGraph(ChangeGraph&&) noexcept;
@@ -45,6 +50,7 @@ class ChangeGraph {
 
   const ActorId& local_actor() const { return local_actor_; }
   const GraphLimits& limits() const { return limits_; }
+  ChangeFormat format() const { return format_; }
 
   ImportStatus add(const Change& change);
   ImportStatus add(std::span<const Change> changes);
@@ -145,6 +151,7 @@ class ChangeGraph {
 
   ActorId local_actor_;
   GraphLimits limits_;
+  ChangeFormat format_ = ChangeFormat::kDagsync;
 
   // Applied changes in application (topological) order, with per-node metadata.
   std::vector<Change> changes_;

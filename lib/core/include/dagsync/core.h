@@ -8,6 +8,7 @@
 // see change.h). Failures are exceptions (error.h).
 #pragma once
 
+#include "dagsync/automerge/sync.h"
 #include "dagsync/bloom_filter.h"
 #include "dagsync/bytes.h"
 #include "dagsync/change.h"

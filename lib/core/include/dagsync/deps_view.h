@@ -1,5 +1,8 @@
 // DepsView: a change's deps, read in place from its canonical encoding.
 //
+// dagsync's changes encode each dep as msgpack bin8 (a 2-byte lead, then the hash);
+// Automerge's change chunks as the bare 32 bytes. The view knows the lead and stride.
+//
 // A read-only range of ChangeHash values, sorted and distinct, that borrows the change's body:
 // it stays valid while any copy of that Change exists. Elements are produced by value (each
 // hash is copied out of the encoding), so iterators are forward iterators whose reference type
@@ -34,32 +37,42 @@ class DepsView {
     Iterator() = default;
     ChangeHash operator*() const { return DepsView::read(at_); }
     Iterator& operator++() {
-      at_ += kStride;
+      at_ += stride_;
       return *this;
     }
     Iterator operator++(int) {
       Iterator old = *this;
-      at_ += kStride;
+      at_ += stride_;
       return old;
     }
-    bool operator==(const Iterator&) const = default;
+    bool operator==(const Iterator& other) const { return at_ == other.at_; }
 
    private:
     friend class DepsView;
-    explicit Iterator(const std::uint8_t* at) : at_(at) {}
-    const std::uint8_t* at_ = nullptr;
+    Iterator(const std::uint8_t* at, std::size_t stride) : at_(at), stride_(stride) {}
+    const std::uint8_t* at_ = nullptr;  // the hash itself, past any lead
+    std::size_t stride_ = kStride;
   };
 
   DepsView() = default;
   // `first` points at the first dep's encoding (its 0xc4 tag); the caller vouches that
   // `count` well-formed deps follow.
-  DepsView(const std::uint8_t* first, std::size_t count) : first_(first), count_(count) {}
+  DepsView(const std::uint8_t* first, std::size_t count) : first_(first + kLead), count_(count) {}
+  // Deps stored as bare hashes, back to back (Automerge's change chunks): `first` points at
+  // the first hash.
+  static DepsView packed(const std::uint8_t* first, std::size_t count) {
+    DepsView v;
+    v.first_ = first;
+    v.count_ = count;
+    v.stride_ = ChangeHash::kSize;
+    return v;
+  }
 
   std::size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
-  ChangeHash operator[](std::size_t i) const { return read(first_ + i * kStride); }
-  Iterator begin() const { return Iterator(first_); }
-  Iterator end() const { return Iterator(first_ + count_ * kStride); }
+  ChangeHash operator[](std::size_t i) const { return read(first_ + i * stride_); }
+  Iterator begin() const { return Iterator(first_, stride_); }
+  Iterator end() const { return Iterator(first_ + count_ * stride_, stride_); }
 
   // Binary search: deps are sorted.
   bool contains(const ChangeHash& hash) const {
@@ -67,7 +80,7 @@ class DepsView {
     std::size_t hi = count_;
     while (lo < hi) {
       std::size_t mid = lo + (hi - lo) / 2;
-      int c = std::memcmp(first_ + mid * kStride + kLead, hash.bytes.data(), ChangeHash::kSize);
+      int c = std::memcmp(first_ + mid * stride_, hash.bytes.data(), ChangeHash::kSize);
       if (c == 0) return true;
       if (c < 0) {
         lo = mid + 1;
@@ -82,7 +95,7 @@ class DepsView {
   friend bool operator==(const DepsView& a, std::span<const ChangeHash> b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < b.size(); ++i) {
-      if (std::memcmp(a.first_ + i * kStride + kLead, b[i].bytes.data(), ChangeHash::kSize) != 0)
+      if (std::memcmp(a.first_ + i * a.stride_, b[i].bytes.data(), ChangeHash::kSize) != 0)
         return false;
     }
     return true;
@@ -91,12 +104,13 @@ class DepsView {
  private:
   static ChangeHash read(const std::uint8_t* at) {
     ChangeHash h;
-    std::memcpy(h.bytes.data(), at + kLead, ChangeHash::kSize);
+    std::memcpy(h.bytes.data(), at, ChangeHash::kSize);
     return h;
   }
 
-  const std::uint8_t* first_ = nullptr;
+  const std::uint8_t* first_ = nullptr;  // the first hash, past its lead
   std::size_t count_ = 0;
+  std::size_t stride_ = kStride;
 };
 
 }  // namespace dagsync

@@ -17,6 +17,17 @@ struct ChangeLimits {
   std::size_t max_message_chars = 64u << 10;  // a change's commit message
 };
 
+// Automerge change chunks (docs/automerge.md). A compressed chunk is refused as soon as
+// inflating it passes max_chunk_bytes, so a small deflate bomb costs at most that much.
+struct AutomergeLimits {
+  std::size_t max_chunk_bytes = 16u << 20;    // one change chunk, uncompressed
+  std::size_t max_actor_bytes = 256;          // one actor id (Automerge's are 16 or more)
+  std::size_t max_deps = 1024;                // dependencies of one change
+  std::size_t max_other_actors = 65'536;      // actors a change's operations name
+  std::size_t max_columns = 256;              // operation columns of one change
+  std::size_t max_message_bytes = 64u << 10;  // a change's commit message
+};
+
 struct GraphLimits {
   std::size_t max_pending_changes = 100'000;   // parked for missing deps
   std::size_t max_pending_bytes = 256u << 20;  // their encoded bytes together
@@ -33,6 +44,7 @@ struct SyncLimits {
   std::size_t max_summary_levels = 64;         // levels of one summary
   std::size_t max_summary_actors = 1'000'000;  // version-vector entries, all levels together
   ChangeLimits change{};
+  AutomergeLimits automerge{};  // changes in Automerge sync messages
 };
 
 }  // namespace dagsync

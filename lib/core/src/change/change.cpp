@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "automerge/chunk_layout.h"
 #include "encoding/hash_list.h"
 #include "encoding/msgpack_io.h"
 #include "encoding/utf8.h"
@@ -75,12 +76,14 @@ void check_size(std::size_t size, const ChangeLimits& limits) {
 }
 }  // namespace
 
-Change::Body* Change::Body::create(ByteView bytes, const ChangeHash& hash, const ActorId& actor) {
+Change::Body* Change::Body::create(ByteView bytes, const ChangeHash& hash, const ActorId& actor,
+                                   ChangeFormat format) {
   void* memory = ::operator new(sizeof(Body) + bytes.size());
   Body* body = new (memory) Body;
   body->size = static_cast<std::uint32_t>(bytes.size());
   body->hash = hash;
   body->actor = actor;
+  body->format = static_cast<std::uint8_t>(format);
   if (!bytes.empty()) std::memcpy(body->data(), bytes.data(), bytes.size());
   return body;
 }
@@ -91,6 +94,7 @@ void Change::Body::destroy(Body* body) {
 }
 
 std::uint64_t Change::seq() const {
+  if (format() == ChangeFormat::kAutomerge) return automerge_fields().seq;
   const std::uint8_t* p = body_->data() + kSeqAt;
   return p[0] <= 0x7f ? p[0] : read_be(p + 1, int_width(p[0]));
 }
@@ -106,12 +110,22 @@ std::size_t Change::after_deps() const {
 }
 
 DepsView Change::deps() const {
+  if (format() == ChangeFormat::kAutomerge) {
+    AutomergeFields f = automerge_fields();
+    return DepsView::packed(body_->data() + f.deps_at, f.deps_count);
+  }
   std::size_t at = deps_at();
   Span deps = array_header(body_->data() + at);
   return DepsView(body_->data() + at + deps.header, deps.length);
 }
 
 std::optional<std::int64_t> Change::timestamp_ms() const {
+  if (format() == ChangeFormat::kAutomerge) {
+    std::int64_t seconds = automerge_fields().time;
+    constexpr std::int64_t kMax = INT64_MAX / 1000;
+    if (seconds == 0 || seconds > kMax || seconds < -kMax) return std::nullopt;
+    return seconds * 1000;
+  }
   const std::uint8_t* p = body_->data() + after_deps();
   std::uint8_t tag = p[0];
   if (tag == 0xc0) return std::nullopt;
@@ -131,6 +145,11 @@ std::size_t Change::message_at() const {
 }
 
 std::optional<std::string> Change::message() const {
+  if (format() == ChangeFormat::kAutomerge) {
+    AutomergeFields f = automerge_fields();
+    if (f.message_len == 0) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(body_->data() + f.message_at), f.message_len);
+  }
   const std::uint8_t* p = body_->data() + message_at();
   if (p[0] == 0xc0) return std::nullopt;
   Span s = str_or_bin(p);
@@ -138,6 +157,7 @@ std::optional<std::string> Change::message() const {
 }
 
 ByteView Change::payload() const {
+  if (format() == ChangeFormat::kAutomerge) return bytes().subspan(automerge_fields().payload_at);
   const std::uint8_t* data = body_->data();
   std::size_t at = message_at();
   if (data[at] == 0xc0) {

@@ -11,6 +11,9 @@ namespace dagsync {
 
 Change ChangeGraph::next_change(Bytes payload, std::optional<std::string> message,
                                 std::optional<std::int64_t> timestamp_ms) const {
+  if (format_ != ChangeFormat::kDagsync) {
+    throw GraphError("an Automerge document's changes are made by Automerge, not commit()");
+  }
   ChangeFields fields;
   fields.actor = local_actor_;
   fields.seq = max_seq(local_actor_) + 1;
@@ -22,7 +25,8 @@ Change ChangeGraph::next_change(Bytes payload, std::optional<std::string> messag
 }
 
 const Change& ChangeGraph::commit_built(const Change& change) {
-  if (change.actor() != local_actor_ || change.seq() != max_seq(local_actor_) + 1 ||
+  if (change.format() != ChangeFormat::kDagsync || change.actor() != local_actor_ ||
+      change.seq() != max_seq(local_actor_) + 1 ||
       !std::equal(change.deps().begin(), change.deps().end(), heads_.begin(), heads_.end())) {
     throw GraphError("commit_built: change " + change.hash().hex() +
                      " is not the local actor's next change on the current heads");

@@ -14,9 +14,13 @@ namespace dagsync {
 ChangeGraph::ChangeGraph(ActorId local_actor, GraphLimits limits)
     : local_actor_(local_actor), limits_(limits), dep_begin_{0} {}
 
+ChangeGraph::ChangeGraph(ChangeFormat format, GraphLimits limits)
+    : local_actor_(random_actor_id()), limits_(limits), format_(format), dep_begin_{0} {}
+
 ChangeGraph::ChangeGraph(const ChangeGraph& other)
     : local_actor_(other.local_actor_),
       limits_(other.limits_),
+      format_(other.format_),
       changes_(other.changes_),
       dep_begin_(other.dep_begin_),
       dep_index_(other.dep_index_),

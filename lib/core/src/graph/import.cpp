@@ -18,6 +18,10 @@ namespace dagsync {
 namespace {
 using SeqKey = std::pair<ActorId, std::uint64_t>;
 
+const char* format_name(ChangeFormat format) {
+  return format == ChangeFormat::kAutomerge ? "Automerge" : "dagsync";
+}
+
 std::string describe(const ActorId& actor, std::uint64_t seq) {
   return "actor " + actor.hex() + " seq " + std::to_string(seq);
 }
@@ -212,6 +216,12 @@ bool ChangeGraph::add_in_order(std::span<const Change> batch, ImportStatus& stat
 }
 
 ImportStatus ChangeGraph::add(std::span<const Change> batch) {
+  for (const Change& c : batch) {
+    if (c.format() != format_) {
+      throw GraphError("change " + c.hash().hex() + " is " + format_name(c.format()) +
+                       "'s, the document holds " + format_name(format_) + "'s");
+    }
+  }
   ImportStatus status;
   if (add_in_order(batch, status)) return status;
   Plan plan;
