@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config g++
   libasio-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev doctest-dev
-  libssl-dev openssl libwebsocketpp-dev libsqlite3-dev libcli11-dev python3
+  libssl-dev openssl libwebsocketpp-dev libsqlite3-dev libcli11-dev libcbor-dev python3
 )
 [ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev)
 
