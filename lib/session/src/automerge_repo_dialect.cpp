@@ -29,7 +29,6 @@ Bytes AutomergeRepoDialect::encode(Envelope e) {
   m.document_id = e.doc_id;
   switch (e.type) {
     case Envelope::Type::kHello:
-      local_peer_id_ = e.peer_id;
       m.type = AmType::kPeer;
       m.sender_id = e.peer_id;
       m.has_peer_metadata = true;

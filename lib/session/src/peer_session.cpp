@@ -82,7 +82,8 @@ std::unique_ptr<WireDialect> make_dialect(const RepoOptions& options,
   if (dialect == ListenOptions::Dialect::kAutomergeRepo) {
     AutomergeRepoLimits limits;
     limits.max_message_bytes = options.sync_limits.max_message_bytes;
-    return std::make_unique<AutomergeRepoDialect>(options.automerge_storage_id, limits);
+    return std::make_unique<AutomergeRepoDialect>(options.peer_id, options.automerge_storage_id,
+                                                  limits);
   }
   return std::make_unique<EnvelopeDialect>(options.sync_limits.max_message_bytes);
 }

@@ -393,6 +393,12 @@ void SessionMachine::handle_automerge_sync(const Envelope& envelope, bool reques
     // The requester stays subscribed: when the document turns up (another peer brings it),
     // the push to the document's sharers reaches it.
     share(doc_id);
+    if (!request && !config_.automerge_sync_engine && !logged_no_engine_) {
+      logged_no_engine_ = true;
+      log(Level::kWarn, "document " + doc_id +
+                            ": no Automerge sync engine; answering unavailable (further "
+                            "documents are not logged)");
+    }
     if (request || !policy_.creates(stats_.peer_id, doc_id) || !config_.automerge_sync_engine) {
       return send_unavailable(doc_id);
     }

@@ -63,8 +63,11 @@ class EnvelopeDialect : public WireDialect {
 // second join from the same peer is ignored, one naming another peer is an error.
 class AutomergeRepoDialect : public WireDialect {
  public:
-  AutomergeRepoDialect(std::string storage_id, AutomergeRepoLimits limits)
-      : storage_id_(std::move(storage_id)), limits_(limits) {}
+  AutomergeRepoDialect(std::string local_peer_id, std::string storage_id,
+                       AutomergeRepoLimits limits)
+      : storage_id_(std::move(storage_id)),
+        limits_(limits),
+        local_peer_id_(std::move(local_peer_id)) {}
   Bytes encode(Envelope message) override;
   DecodedFrame decode(ByteView frame) override;
   bool answers_hello() const override { return true; }
@@ -73,7 +76,7 @@ class AutomergeRepoDialect : public WireDialect {
  private:
   std::string storage_id_;
   AutomergeRepoLimits limits_;
-  std::string local_peer_id_;   // from our hello
+  std::string local_peer_id_;
   std::string remote_peer_id_;  // from the join
 };
 
