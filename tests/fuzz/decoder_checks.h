@@ -12,6 +12,7 @@
 #include "dagsync/dagsync.h"
 #include "envelope.h"
 #include "upgrade_tokens.h"
+#include "wire_dialect.h"
 
 namespace dagsync::fuzz {
 
@@ -42,8 +43,8 @@ inline void expect_clean(F&& f) {
 inline int target_index(const std::string& name) {
   static const char* kNames[] = {"fuzz_change",         "fuzz_sync_message", "fuzz_sync_state",
                                  "fuzz_version_vector", "fuzz_envelope",     "fuzz_updates",
-                                 "fuzz_storage_row",    "fuzz_credentials"};
-  for (int i = 0; i < 8; ++i) {
+                                 "fuzz_storage_row",    "fuzz_credentials",  "fuzz_automerge_repo"};
+  for (int i = 0; i < 9; ++i) {
     if (name == kNames[i]) return i;
   }
   return -1;
@@ -106,6 +107,25 @@ inline void check_decoder(int target, ByteView input) {
       std::string decoded = net::percent_decode(text);
       if (bearer.size() > text.size() || token.size() > text.size() || decoded.size() > text.size())
         std::abort();
+      break;
+    }
+    case 8: {
+      // automerge-repo's CBOR messages: what decodes re-encodes to a message that decodes to
+      // the same fields; the dialect turns it into a session message or refuses it cleanly.
+      AutomergeRepoLimits am;
+      am.max_message_bytes = 1 << 16;
+      expect_clean([&] {
+        auto m = AutomergeRepoMessage::decode(input, am);
+        auto again = AutomergeRepoMessage::decode(m.encode(), am);
+        if (again.type != m.type || again.sender_id != m.sender_id ||
+            again.document_id != m.document_id || again.data != m.data || again.count != m.count ||
+            again.session_id != m.session_id || again.storage_id != m.storage_id)
+          std::abort();
+      });
+      AutomergeRepoDialect dialect("server", "", am);
+      DecodedFrame first = dialect.decode(input);
+      if (first.kind == DecodedFrame::Kind::kError && first.error.empty()) std::abort();
+      dialect.decode(input);  // a second time, after a join it may have carried
       break;
     }
   }
