@@ -410,7 +410,7 @@ void SessionMachine::handle_automerge_sync(const Envelope& envelope, bool reques
       }
       return send_unavailable(doc_id);
     }
-    graph = &host_.create_document(doc_id);
+    graph = &host_.create_automerge_document(doc_id);
     created = true;
   }
   auto discard_created = [&] {

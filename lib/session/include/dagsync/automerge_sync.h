@@ -20,8 +20,10 @@
 //   is stored per (document, peer) and given back to the factory on the next connection.
 // - Everything runs on the session's thread; no I/O.
 //
-// The factory returns nullptr when the graph does not hold an Automerge document (its
-// format is dagsync's own): the peer is then told the document is unavailable.
+// The factory returns nullptr when the graph does not hold an Automerge document (a
+// document's change format is fixed when it is made, in the core): the peer is then told
+// the document is unavailable. Documents an automerge-repo peer brings are made through
+// SessionHost::create_automerge_document.
 #pragma once
 
 #include <functional>
@@ -33,10 +35,6 @@
 #include "dagsync/change_graph.h"
 
 namespace dagsync {
-
-// What a document's changes are. Fixed when the document is created; a session speaking
-// automerge-repo syncs only kAutomerge documents.
-enum class DocumentFormat { kDagsync, kAutomerge };
 
 class AutomergeSyncEngine {
  public:
