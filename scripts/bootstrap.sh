@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config g++
   libasio-dev libmsgpack-cxx-dev libspdlog-dev libfmt-dev doctest-dev
-  libssl-dev openssl zlib1g-dev libwebsocketpp-dev libsqlite3-dev libcli11-dev python3 libpq-dev
+  libssl-dev openssl zlib1g-dev libwebsocketpp-dev libsqlite3-dev libcli11-dev libcbor-dev python3 libpq-dev
 )
 # postgresql: the server the PostgresStorage tests start themselves (tests/support/postgres_server.h).
 [ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev postgresql)

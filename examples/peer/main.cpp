@@ -1,6 +1,7 @@
 // dagsync-peer: a sync server and a client, built only on dagsync's public API.
 //
 //   dagsync-peer serve --tcp 127.0.0.1:7000 --ws 127.0.0.1:7001 --store server.db
+//   dagsync-peer serve --automerge 127.0.0.1:3030 --store server.db   (automerge-repo clients)
 //   dagsync-peer serve --config server.toml            (the same, from a file)
 //   dagsync-peer local --store alice.db --doc notes --create --add "buy milk"  (offline edit)
 //   dagsync-peer local --store alice.db --doc notes --list
@@ -59,6 +60,9 @@ int main(int argc, char** argv) {
                         "HOST:PORT to listen on with TCP (port 0: any; no HOST: all addresses)");
   serve_cmd->add_option("--ws", serve_options.ws,
                         "HOST:PORT[/PATH] to listen on with WebSocket (path default /sync)");
+  serve_cmd->add_option("--automerge", serve_options.automerge,
+                        "HOST:PORT[/PATH] to listen on for automerge-repo clients over WebSocket "
+                        "(any path when none is given)");
   serve_cmd->add_option("--metrics", serve_options.metrics,
                         "HOST:PORT to serve Prometheus metrics on, at /metrics");
   serve_cmd->add_option("--auth", serve_options.auth,
@@ -134,8 +138,9 @@ int main(int argc, char** argv) {
       common.command = "serve";
       if (!config_path.empty()) apply_config_file(*serve_cmd, config_path);
       if (common.store.empty()) throw Failure(kExitUsage, "serve: --store is required");
-      if (serve_options.tcp.empty() && serve_options.ws.empty()) {
-        throw Failure(kExitUsage, "serve: give --tcp and/or --ws");
+      if (serve_options.tcp.empty() && serve_options.ws.empty() &&
+          serve_options.automerge.empty()) {
+        throw Failure(kExitUsage, "serve: give --tcp, --ws and/or --automerge");
       }
       return serve(common, serve_options);
     }

@@ -18,8 +18,11 @@ struct CommonOptions {
 };
 
 struct ServeOptions {
-  std::string tcp;      // HOST:PORT; an empty HOST: every address, IPv4 and IPv6
-  std::string ws;       // HOST:PORT[/PATH], path /sync when absent
+  std::string tcp;  // HOST:PORT; an empty HOST: every address, IPv4 and IPv6
+  std::string ws;   // HOST:PORT[/PATH], path /sync when absent
+  // HOST:PORT[/PATH] for automerge-repo clients (ws://, or wss:// with TLS); any path when
+  // absent, as automerge-repo's own server.
+  std::string automerge;
   std::string metrics;  // HOST:PORT for Prometheus metrics over HTTP; empty: off
   std::string auth;     // auth file (auth_file.h); empty: anyone reads and writes everything
   bool no_unknown_documents = false;  // serve only documents already in the store

@@ -25,13 +25,14 @@ namespace {
 // systems is dual-stack and takes IPv4 too; then "0.0.0.0" on the same port, which
 // succeeds only where it is not (IPv6-only sockets, or no IPv6 at all). Returns the lines
 // to print.
-std::vector<std::string> listen_on(Repo& repo, const std::string& scheme, const ListenAddress& a) {
+std::vector<std::string> listen_on(Repo& repo, const std::string& scheme, const ListenAddress& a,
+                                   ListenOptions options = {}) {
   auto url = [&](const std::string& host, std::uint16_t port) {
     return scheme + "://" + host_port(host, port) + a.path;
   };
   auto bind = [&](const std::string& host, std::uint16_t port) {
     try {
-      return repo.listen(url(host, port));
+      return repo.listen(url(host, port), options);
     } catch (const std::exception& e) {
       throw Failure(kExitListen, e.what());
     }
@@ -39,13 +40,13 @@ std::vector<std::string> listen_on(Repo& repo, const std::string& scheme, const 
   if (!a.host.empty()) return {bind(a.host, a.port)};
   std::string v6;
   try {
-    v6 = repo.listen(url("::", a.port));
+    v6 = repo.listen(url("::", a.port), options);
   } catch (const std::exception&) {
     return {bind("0.0.0.0", a.port) + " (IPv4 only: no IPv6 here)"};
   }
   std::uint16_t port = Url::parse(v6).port;
   try {
-    return {v6 + " (IPv6)", repo.listen(url("0.0.0.0", port)) + " (IPv4)"};
+    return {v6 + " (IPv6)", repo.listen(url("0.0.0.0", port), options) + " (IPv4)"};
   } catch (const std::exception&) {
     return {v6 + " (IPv6 and IPv4)"};  // a dual-stack socket already holds the IPv4 port
   }
@@ -54,9 +55,12 @@ std::vector<std::string> listen_on(Repo& repo, const std::string& scheme, const 
 }  // namespace
 
 int serve(const CommonOptions& common, const ServeOptions& options) {
-  std::optional<ListenAddress> tcp, ws, metrics_at;
+  std::optional<ListenAddress> tcp, ws, automerge, metrics_at;
   if (!options.tcp.empty()) tcp = parse_listen_address("--tcp", options.tcp, false);
   if (!options.ws.empty()) ws = parse_listen_address("--ws", options.ws, true, "/sync");
+  if (!options.automerge.empty()) {
+    automerge = parse_listen_address("--automerge", options.automerge, true, "/");
+  }
   if (!options.metrics.empty()) {
     metrics_at = parse_listen_address("--metrics", options.metrics, false);
   }
@@ -91,6 +95,13 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
     transports.set_options(to);
   } else if (!options.tls_client_ca.empty()) {
     throw Failure(kExitUsage, "serve: --tls-client-ca needs --tls-cert and --tls-key");
+  }
+  if (automerge) {
+    // automerge-repo clients send nothing while idle: WebSocket pings every 5 s (as
+    // automerge-repo's own server sends them) find the dead ones.
+    TransportOptions to = transports.options();
+    to.keepalive_interval = std::chrono::milliseconds(5000);
+    transports.set_options(to);
   }
   Repo repo(io, transports, ro);
   auto say = [&](const std::string& event, const Fields& fields, const std::string& text) {
@@ -133,6 +144,12 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
   if (tcp) listening = listen_on(repo, tls ? "tls" : "tcp", *tcp);
   if (ws) {
     for (auto& line : listen_on(repo, tls ? "wss" : "ws", *ws)) listening.push_back(line);
+  }
+  if (automerge) {
+    ListenOptions am{ListenOptions::Dialect::kAutomergeRepo};
+    for (auto& line : listen_on(repo, tls ? "wss" : "ws", *automerge, am)) {
+      listening.push_back(line + " (automerge-repo)");
+    }
   }
   for (const auto& line : listening) {
     say("listening", {{"url", line.substr(0, line.find(' '))}}, "listening on " + line);

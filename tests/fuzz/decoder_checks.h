@@ -13,6 +13,7 @@
 #include "dagsync/dagsync.h"
 #include "envelope.h"
 #include "upgrade_tokens.h"
+#include "wire_dialect.h"
 
 namespace dagsync::fuzz {
 
@@ -48,8 +49,9 @@ inline int target_index(const std::string& name) {
                                  "fuzz_sync_state",      "fuzz_version_vector",
                                  "fuzz_envelope",        "fuzz_updates",
                                  "fuzz_storage_row",     "fuzz_credentials",
-                                 "fuzz_automerge_chunk", "fuzz_automerge_sync_message"};
-  for (int i = 0; i < 10; ++i) {
+                                 "fuzz_automerge_chunk", "fuzz_automerge_sync_message",
+                                 "fuzz_automerge_repo"};
+  for (int i = 0; i < 11; ++i) {
     if (name == kNames[i]) return i;
   }
   return -1;
@@ -148,6 +150,25 @@ inline void check_decoder(int target, ByteView input) {
         automerge::generate_sync_message(graph, state);
       });
       break;
+    case 10: {
+      // automerge-repo's CBOR messages: what decodes re-encodes to a message that decodes to
+      // the same fields; the dialect turns it into a session message or refuses it cleanly.
+      AutomergeRepoLimits am;
+      am.max_message_bytes = 1 << 16;
+      expect_clean([&] {
+        auto m = AutomergeRepoMessage::decode(input, am);
+        auto again = AutomergeRepoMessage::decode(m.encode(), am);
+        if (again.type != m.type || again.sender_id != m.sender_id ||
+            again.document_id != m.document_id || again.data != m.data || again.count != m.count ||
+            again.session_id != m.session_id || again.storage_id != m.storage_id)
+          std::abort();
+      });
+      AutomergeRepoDialect dialect("server", "", am);
+      DecodedFrame first = dialect.decode(input);
+      if (first.kind == DecodedFrame::Kind::kError && first.error.empty()) std::abort();
+      dialect.decode(input);  // a second time, after a join it may have carried
+      break;
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include "automerge_ids.h"
+#include "automerge_repo_message.h"
 #include "dagsync/dagsync.h"
 #include "envelope.h"
 #include "frames.h"
@@ -115,5 +117,37 @@ int main(int argc, char** argv) {
 
   seed(dir, "fuzz_tcp_framing", "two-frames", framed({hello.encode(), sync.encode()}));
   seed(dir, "fuzz_tcp_framing", "empty-frame", framed({Bytes{}}));
+
+  // automerge-repo's messages, one of each kind a client or this server sends.
+  using AmType = AutomergeRepoMessage::Type;
+  std::string doc = base58check_encode(Bytes(16, 0x5a));
+  AutomergeRepoMessage am;
+  am.sender_id = "peer-client";
+  am.target_id = "server";
+  am.type = AmType::kJoin;
+  am.has_peer_metadata = true;
+  am.is_ephemeral = true;
+  am.supported_protocol_versions = std::vector<std::string>{"1"};
+  seed(dir, "fuzz_automerge_repo", "join", am.encode());
+  am.type = AmType::kPeer;
+  am.storage_id = "4b3c1f0e-8f9a-4d2b-9c1e-2f6a7b8c9d0e";
+  am.selected_protocol_version = "1";
+  seed(dir, "fuzz_automerge_repo", "peer", am.encode());
+  am.type = AmType::kSync;
+  am.document_id = doc;
+  am.data = Bytes{0x42, 0x00, 0x00, 0x01, 0x00, 0x00};
+  seed(dir, "fuzz_automerge_repo", "sync", am.encode());
+  am.type = AmType::kRequest;
+  seed(dir, "fuzz_automerge_repo", "request", am.encode());
+  am.type = AmType::kDocUnavailable;
+  seed(dir, "fuzz_automerge_repo", "doc-unavailable", am.encode());
+  am.type = AmType::kEphemeral;
+  am.count = 0x100000000ull;  // float64 on the wire
+  am.session_id = "k2j3h4";
+  am.data = Bytes{0xa1, 0x61, 'x', 0x01};
+  seed(dir, "fuzz_automerge_repo", "ephemeral", am.encode());
+  am.type = AmType::kError;
+  am.error = "unsupported protocol version";
+  seed(dir, "fuzz_automerge_repo", "error", am.encode());
   return 0;
 }

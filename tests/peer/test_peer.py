@@ -423,6 +423,47 @@ def test_serve_says_who_and_where():
         assert f"2 documents in {store}" in text, text
 
 
+def test_serve_automerge_answers_a_join():
+    # automerge-repo's handshake by hand over a raw WebSocket: cbor-x's encoding of
+    # {type:"join", senderId:"peer-abc", peerMetadata:{storageId:undefined, isEphemeral:true},
+    # supportedProtocolVersions:["1"]} is answered by a "peer" message naming the client.
+    import base64
+    import socket
+    import struct
+    join = bytes.fromhex(
+        "b900046474797065646a6f696e6873656e646572496468706565722d6162636c706565724d6574616461"
+        "7461b900026973746f726167654964f76b6973457068656d6572616cf57819737570706f727465645072"
+        "6f746f636f6c56657273696f6e73816131")
+    with Server(path("am.db"), "--automerge", "127.0.0.1:0", "--peer-id", "am-relay") as server:
+        m = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/ \(automerge-repo\)", server.text())
+        assert m, server.text()
+        with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=10) as sock:
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall((f"GET /any/path HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                          f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += sock.recv(4096)
+            head, rest = got.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 101"), head
+            mask = os.urandom(4)
+            sock.sendall(bytes([0x82, 0x80 | len(join)]) + mask +
+                         bytes(b ^ mask[i % 4] for i, b in enumerate(join)))
+            while len(rest) < 2 or len(rest) < 2 + (rest[1] & 0x7f):
+                rest += sock.recv(4096)
+            assert rest[0] == 0x82, rest  # one binary message
+            n = rest[1] & 0x7f
+            body = rest[2:2 + n] if n < 126 else None
+            if body is None:
+                while len(rest) < 4 + struct.unpack(">H", rest[2:4])[0]:
+                    rest += sock.recv(4096)
+                body = rest[4:4 + struct.unpack(">H", rest[2:4])[0]]
+            for part in (b"peer", b"am-relay", b"peer-abc", b"selectedProtocolVersion"):
+                assert part in body, body
+        server.wait_line(r"peer-abc connected")
+
+
 # ---- 6. observability --------------------------------------------------------------------
 
 def scrape(url):
@@ -563,7 +604,7 @@ def test_inspect():
 
 def test_usage_errors_exit_2():
     expect(run("connect"), EXIT_USAGE)
-    expect(run("serve", "--store", path("u.db")), EXIT_USAGE, err="give --tcp and/or --ws")
+    expect(run("serve", "--store", path("u.db")), EXIT_USAGE, err="give --tcp, --ws and/or --automerge")
     expect(run("local", "--store", path("u.db"), "--doc", "n", "--bogus"), EXIT_USAGE)
     expect(run("connect", "tcp://127.0.0.1:1", "--store", path("u.db"), "--doc", "n", "add"),
            EXIT_USAGE, err="needs the text")

@@ -1,5 +1,7 @@
 #include "envelope.h"
 
+#include "dagsync/error.h"
+
 #include "encoding/msgpack_io.h"
 #include "encoding/utf8.h"
 
@@ -21,6 +23,8 @@ const char* to_string(Envelope::Type type) {
       return "heartbeat";
     case Envelope::Type::kReadOnly:
       return "read-only";
+    case Envelope::Type::kEphemeral:
+      return "ephemeral";
   }
   return "unknown";
 }
@@ -79,6 +83,8 @@ Bytes Envelope::encode() const {
     case Type::kHeartbeat:
       header(0);
       break;
+    case Type::kEphemeral:
+      throw Error("ephemeral messages have no dagsync envelope");
   }
   return out;
 }

@@ -25,6 +25,10 @@ struct Envelope {
     kError = 5,        // fields: message[, code] (sent before closing on a protocol error)
     kHeartbeat = 6,    // no fields: keeps seq moving so a lost last frame shows up
     kReadOnly = 7,     // fields: doc_id  ("you may only read it: your changes are ignored")
+    // Not on dagsync's wire (encode() throws): an automerge-repo ephemeral message, relayed
+    // unchanged to the document's other peers and never stored. Fields: doc_id, payload,
+    // peer_id (the original sender), session_id, count.
+    kEphemeral = 8,
   };
 
   Type type = Type::kHeartbeat;
@@ -37,6 +41,8 @@ struct Envelope {
   std::string doc_id;
   Bytes payload;  // kSync: the encoded SyncMessage
   std::string error;
+  std::string session_id;   // kEphemeral
+  std::uint64_t count = 0;  // kEphemeral
   // kError: what kind of refusal, for the peer's retry decision; empty: unspecified.
   // kErrorUnauthorized and kErrorVersion tell a dialling peer that retrying cannot help.
   std::string code;

@@ -67,7 +67,7 @@ class PeerSession::Host : public SessionHost {
 };
 
 namespace {
-SessionConfig session_config(const RepoOptions& options) {
+SessionConfig session_config(const RepoOptions& options, ListenOptions::Dialect dialect) {
   SessionConfig config;
   config.capabilities = options.capabilities;
   config.hello_timeout = options.hello_timeout;
@@ -77,7 +77,25 @@ SessionConfig session_config(const RepoOptions& options) {
   config.idle_timeout = options.idle_timeout;
   config.max_pending_changes = options.quotas.max_pending_changes_per_peer;
   config.max_pending_bytes = options.quotas.max_pending_bytes_per_peer;
+  if (dialect == ListenOptions::Dialect::kAutomergeRepo) {
+    // automerge-repo clients send nothing while idle and no heartbeats exist in their
+    // protocol: the WebSocket's pings (TransportOptions::keepalive_interval) find dead peers.
+    config.idle_timeout = std::chrono::milliseconds(0);
+    config.heartbeat_interval = std::chrono::milliseconds(0);
+    config.automerge_sync_engine = options.automerge_sync_engine;
+  }
   return config;
+}
+
+std::unique_ptr<WireDialect> make_dialect(const RepoOptions& options,
+                                          ListenOptions::Dialect dialect) {
+  if (dialect == ListenOptions::Dialect::kAutomergeRepo) {
+    AutomergeRepoLimits limits;
+    limits.max_message_bytes = options.sync_limits.max_message_bytes;
+    return std::make_unique<AutomergeRepoDialect>(options.peer_id, options.automerge_storage_id,
+                                                  limits);
+  }
+  return std::make_unique<EnvelopeDialect>(options.sync_limits.max_message_bytes);
 }
 
 SessionPolicy policy_with_credentials(SessionPolicy policy, const Connection& connection) {
@@ -88,19 +106,19 @@ SessionPolicy policy_with_credentials(SessionPolicy policy, const Connection& co
 
 PeerSession::PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
                          std::shared_ptr<Connection> connection, std::string address,
-                         std::string dialled_url, ConnectOptions dial)
+                         std::string dialled_url, ConnectOptions dial,
+                         ListenOptions::Dialect dialect)
     : repo_(repo),
       log_(repo.lock()->log),
       host_(std::make_unique<Host>(repo)),
-      machine_(
-          *host_,
-          policy_with_credentials(repo.lock()->policy_for(dial, address, !dialled_url.empty()),
-                                  *connection),
-          session_config(repo.lock()->options),
-          std::make_unique<EnvelopeDialect>(repo.lock()->options.sync_limits.max_message_bytes),
-          !dialled_url.empty()),
+      machine_(*host_,
+               policy_with_credentials(repo.lock()->policy_for(dial, address, !dialled_url.empty()),
+                                       *connection),
+               session_config(repo.lock()->options, dialect),
+               make_dialect(repo.lock()->options, dialect), !dialled_url.empty()),
       connection_(std::move(connection)),
       dialled_url_(std::move(dialled_url)),
+      dialect_(dialect),
       timer_(io) {
   machine_.stats().address = std::move(address);
 }
@@ -156,6 +174,11 @@ void PeerSession::request(const std::string& doc_id) {
 
 void PeerSession::close(const CloseReason& reason) {
   machine_.close(reason);
+  drain();
+}
+
+void PeerSession::relay_ephemeral(const Envelope& message) {
+  machine_.relay_ephemeral(message);
   drain();
 }
 
@@ -220,6 +243,8 @@ void PeerSession::execute(SessionOutput& output) {
   } else if (auto* read_only = std::get_if<out::ReadOnly>(&output)) {
     if (repo)
       repo->emit({PeerEvent::Kind::kReadOnly, peer_id(), stats().address, read_only->doc_id});
+  } else if (auto* ephemeral = std::get_if<out::Ephemeral>(&output)) {
+    if (repo) repo->relay_ephemeral(this, ephemeral->message);
   } else if (auto* created = std::get_if<out::Created>(&output)) {
     if (repo) repo->announce(created->doc_id);
   } else if (auto* save = std::get_if<out::SaveStates>(&output)) {

@@ -19,7 +19,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
   PeerSession(std::weak_ptr<RepoImpl> repo, asio::io_context& io,
               std::shared_ptr<Connection> connection, std::string address, std::string dialled_url,
-              ConnectOptions dial);
+              ConnectOptions dial,
+              ListenOptions::Dialect dialect = ListenOptions::Dialect::kDagsync);
   ~PeerSession();
 
   void start();
@@ -27,6 +28,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void offer(const std::string& doc_id);
   void request(const std::string& doc_id);
   void close(const CloseReason& reason);
+  void relay_ephemeral(const Envelope& message);
+  ListenOptions::Dialect dialect() const { return dialect_; }
 
   bool ready() const { return machine_.ready(); }
   bool refused_permanently() const { return machine_.refused_permanently(); }
@@ -58,6 +61,7 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   SessionMachine machine_;
   std::shared_ptr<Connection> connection_;
   std::string dialled_url_;
+  ListenOptions::Dialect dialect_;
   asio::steady_timer timer_;
   std::optional<SessionClock::time_point> armed_for_;
   bool draining_ = false;

@@ -374,8 +374,15 @@ void RepoImpl::push() {
   offer_to_resumed(docs);
 }
 
+void RepoImpl::relay_ephemeral(PeerSession* from, const Envelope& message) {
+  for (const auto& session : sharers_of(message.doc_id)) {
+    if (session.get() != from) session->relay_ephemeral(message);
+  }
+}
+
 void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string address,
-                           std::string dialled_url, ConnectOptions dial) {
+                           std::string dialled_url, ConnectOptions dial,
+                           ListenOptions::Dialect dialect) {
   if (shutting_down) {
     connection->close({CloseReason::Code::kShutdown, "repo shutting down"});
     return;
@@ -403,7 +410,7 @@ void RepoImpl::add_session(std::shared_ptr<Connection> connection, std::string a
   ++(dialled_url.empty() ? ended.sessions_accepted : ended.sessions_dialled);
   auto session =
       std::make_shared<PeerSession>(weak_from_this(), io, std::move(connection), std::move(address),
-                                    std::move(dialled_url), std::move(dial));
+                                    std::move(dialled_url), std::move(dial), dialect);
   sessions.insert(session);
   if (!remote.empty()) {
     ++address_connections[remote];
@@ -418,6 +425,17 @@ void RepoImpl::session_ready(const std::shared_ptr<PeerSession>& session) {
     it->second->connected_at = std::chrono::steady_clock::now();
   }
   emit({PeerEvent::Kind::kConnected, session->peer_id(), session->stats().address, ""});
+  if (session->dialect() == ListenOptions::Dialect::kAutomergeRepo) {
+    // automerge-repo clients redial with the same peer id when they think the socket died
+    // (every 5 s): the new socket replaces the old one, as automerge-repo's server does.
+    auto current = sessions;
+    for (const auto& other : current) {
+      if (other != session && other->ready() && other->peer_id() == session->peer_id() &&
+          other->dialect() == ListenOptions::Dialect::kAutomergeRepo) {
+        other->close({CloseReason::Code::kNormal, "replaced by a new connection of the same peer"});
+      }
+    }
+  }
 }
 
 void RepoImpl::session_closed(const std::shared_ptr<PeerSession>& session,
@@ -661,14 +679,18 @@ void Repo::request(const std::string& doc_id) {
 }
 
 std::string Repo::listen(const std::string& url) {
+  return listen(url, ListenOptions{});
+}
+
+std::string Repo::listen(const std::string& url, ListenOptions options) {
   auto listener = impl_->transports.listen(url);
   std::string bound = listener->url();
   std::weak_ptr<RepoImpl> weak = impl_;
-  listener->start([weak, bound](std::shared_ptr<Connection> connection) {
+  listener->start([weak, bound, options](std::shared_ptr<Connection> connection) {
     auto self = weak.lock();
     if (!self) return connection->close({CloseReason::Code::kShutdown, "repo gone"});
     std::string address = connection->description();
-    self->add_session(std::move(connection), address, "");
+    self->add_session(std::move(connection), address, "", {}, options.dialect);
   });
   impl_->listeners.push_back(std::move(listener));
   impl_->log->info("listening on {}", bound);

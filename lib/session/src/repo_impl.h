@@ -13,6 +13,7 @@
 #include "dagsync/repo.h"
 #include "dagsync/storage.h"
 #include "dagsync/transports.h"
+#include "envelope.h"
 #include "session_host.h"
 #include "session_policy.h"
 
@@ -104,7 +105,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   std::vector<std::shared_ptr<PeerSession>> sharers_of(const std::string& doc_id) const;
 
   void add_session(std::shared_ptr<Connection> connection, std::string address,
-                   std::string dialled_url, ConnectOptions dial = {});
+                   std::string dialled_url, ConnectOptions dial = {},
+                   ListenOptions::Dialect dialect = ListenOptions::Dialect::kDagsync);
+  // An ephemeral message from `from`, passed on to the document's other sharers.
+  void relay_ephemeral(PeerSession* from, const Envelope& message);
   void dial(const std::string& url);
   void schedule_push(const std::string& doc_id);
   // Offers the document to every ready session the policy lets see it.

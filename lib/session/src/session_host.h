@@ -26,6 +26,12 @@ class SessionHost {
   // first message for it is refused, so a refusal leaves nothing behind.
   virtual ChangeGraph& create_document(const std::string& doc_id) = 0;
   virtual void discard_document(const std::string& doc_id) = 0;
+  // create_document() for a document an automerge-repo peer brings: its graph must hold
+  // Automerge changes. The default makes a plain one; the Repo's makes it in the core's
+  // Automerge change format where the core has one.
+  virtual ChangeGraph& create_automerge_document(const std::string& doc_id) {
+    return create_document(doc_id);
+  }
   // Every document held, for the offers made on connect (the policy picks among them).
   virtual std::vector<std::string> document_ids() const = 0;
   virtual std::optional<Bytes> load_sync_state(const std::string& doc_id,

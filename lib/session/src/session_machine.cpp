@@ -38,6 +38,13 @@ void SessionMachine::log(Level level, std::string text) {
 void SessionMachine::start(SessionClock::time_point now) {
   if (started_ || closed_) return;
   started_ = true;
+  if (config_.hello_timeout.count() > 0) hello_deadline_ = now + config_.hello_timeout;
+  if (config_.heartbeat_interval.count() > 0) next_heartbeat_ = now + config_.heartbeat_interval;
+  // automerge-repo: our hello (its `peer`) answers the client's and names it.
+  if (!dialect_->answers_hello() || dialled_) send_hello();
+}
+
+void SessionMachine::send_hello() {
   Envelope hello;
   hello.type = Envelope::Type::kHello;
   hello.protocol_version = Repo::kProtocolVersion;
@@ -49,8 +56,6 @@ void SessionMachine::start(SessionClock::time_point now) {
   }
   hello.token = policy_.token;
   send(std::move(hello));
-  if (config_.hello_timeout.count() > 0) hello_deadline_ = now + config_.hello_timeout;
-  if (config_.heartbeat_interval.count() > 0) next_heartbeat_ = now + config_.heartbeat_interval;
 }
 
 void SessionMachine::tick(SessionClock::time_point now) {
@@ -78,6 +83,7 @@ void SessionMachine::tick(SessionClock::time_point now) {
 void SessionMachine::send(Envelope message) {
   if (closed_) return;
   Bytes frame = dialect_->encode(std::move(message));
+  if (frame.empty()) return;  // no form in this dialect
   ++stats_.frames_sent;
   stats_.bytes_sent += frame.size();
   outputs_.push_back(session_output::Send{std::move(frame)});
@@ -138,6 +144,13 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
     // never answered stays stale; each state says whether the peer holds all of ours.
     session_output::SaveStates save;
     for (auto& [doc_id, doc] : states_) {
+      if (doc.engine) {
+        if (auto state = doc.engine->saved_state(); state && state != doc.saved) {
+          save.states.push_back({doc_id, std::move(*state)});
+        }
+        continue;
+      }
+      if (dialect_->automerge()) continue;  // no engine: nothing learnt
       ChangeGraph* graph = host_.find_document(doc_id);
       // In sync both ways: both hold exactly our heads, whatever the shared heads lagged.
       if (graph && in_sync(doc_id)) doc.sync.shared_heads = graph->heads();
@@ -193,9 +206,13 @@ void SessionMachine::handle(Envelope message) {
   }
   switch (message.type) {
     case Envelope::Type::kSync:
+      if (dialect_->automerge()) return handle_automerge_sync(message, false);
       return handle_sync(message);
     case Envelope::Type::kRequest:
+      if (dialect_->automerge()) return handle_automerge_sync(message, true);
       return handle_request(message);
+    case Envelope::Type::kEphemeral:
+      return handle_ephemeral(std::move(message));
     case Envelope::Type::kUnavailable:
       outputs_.push_back(session_output::Unavailable{message.doc_id});
       return;
@@ -236,6 +253,7 @@ void SessionMachine::handle_hello(const Envelope& hello) {
   stats_.peer_id = hello.peer_id;
   stats_.connected = true;
   log(Level::kInfo, "connected");
+  if (dialect_->answers_hello() && !dialled_) send_hello();
   outputs_.push_back(session_output::Ready{});
   if (auto* peer_store = std::get_if<std::string>(&resume_capability);
       peer_store && !store_id_.empty()) {
@@ -415,12 +433,111 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
   if (created) outputs_.push_back(session_output::Created{doc_id});
 }
 
+void SessionMachine::send_unavailable(const std::string& doc_id) {
+  ++stats_.unavailable_sent;
+  send_doc_message(Envelope::Type::kUnavailable, doc_id);
+}
+
+AutomergeSyncEngine* SessionMachine::engine_for(const std::string& doc_id, ChangeGraph& graph) {
+  if (!config_.automerge_sync_engine) return nullptr;
+  DocState& doc = state_for(doc_id);
+  if (!doc.engine) doc.engine = config_.automerge_sync_engine(graph, doc.saved);
+  return doc.engine.get();
+}
+
+void SessionMachine::handle_automerge_sync(const Envelope& envelope, bool request) {
+  const std::string& doc_id = envelope.doc_id;
+  // A document the peer may not read is answered exactly as one we do not hold.
+  Access access = policy_.access_to(doc_id);
+  // find_document consults storage before answering: a request is answered with the data
+  // or doc-unavailable, never with an empty reply while storage is still being read.
+  ChangeGraph* graph = access == Access::kNone ? nullptr : host_.find_document(doc_id);
+  bool created = false;
+  if (!graph) {
+    // The requester stays subscribed: when the document turns up (another peer brings it),
+    // the push to the document's sharers reaches it.
+    share(doc_id);
+    if (!request && !config_.automerge_sync_engine && !logged_no_engine_) {
+      logged_no_engine_ = true;
+      log(Level::kWarn, "document " + doc_id +
+                            ": no Automerge sync engine; answering unavailable (further "
+                            "documents are not logged)");
+    }
+    if (request || !policy_.creates(stats_.peer_id, doc_id) || !config_.automerge_sync_engine) {
+      return send_unavailable(doc_id);
+    }
+    if (auto refusal = host_.refuse_creation(stats_.peer_id, policy_.principal)) {
+      if (!logged_creation_refusal_) {
+        logged_creation_refusal_ = true;
+        log(Level::kWarn, "document " + doc_id + ": not created for " + policy_.principal + ": " +
+                              *refusal + " (further refusals are not logged)");
+      }
+      return send_unavailable(doc_id);
+    }
+    graph = &host_.create_automerge_document(doc_id);
+    created = true;
+  }
+  auto discard_created = [&] {
+    if (!created) return;
+    states_.erase(doc_id);
+    host_.discard_document(doc_id);
+  };
+  AutomergeSyncEngine* engine = engine_for(doc_id, *graph);
+  if (!engine) {
+    if (!config_.automerge_sync_engine && !logged_no_engine_) {
+      logged_no_engine_ = true;
+      log(Level::kWarn, "document " + doc_id +
+                            ": no Automerge sync engine; answering unavailable (further "
+                            "documents are not logged)");
+    }
+    discard_created();
+    share(doc_id);
+    return send_unavailable(doc_id);
+  }
+  DocState& doc = state_for(doc_id);
+  if (doc.refused) return;
+  std::vector<ChangeHash> applied;
+  try {
+    applied = engine->receive(envelope.payload, access == Access::kWrite);
+  } catch (const DecodeError& e) {
+    discard_created();
+    return protocol_error("document " + doc_id + ": bad Automerge sync message: " + e.what());
+  } catch (const GraphError& e) {
+    discard_created();
+    return refuse_document(doc_id, "document " + doc_id + ": refused changes: " + e.what());
+  }
+  share(doc_id);
+  ++stats_.sync_messages_received;
+  stats_.changes_received += applied.size();
+  if (!applied.empty()) outputs_.push_back(session_output::Applied{doc_id, std::move(applied)});
+  sync_document(doc_id);
+  if (created) outputs_.push_back(session_output::Created{doc_id});
+}
+
+void SessionMachine::handle_ephemeral(Envelope message) {
+  // Relayed to the document's other peers, never stored, never answered; a peer that may
+  // not read the document cannot reach its peers this way either.
+  if (!policy_.may_read(message.doc_id)) return;
+  share(message.doc_id);
+  outputs_.push_back(session_output::Ephemeral{std::move(message)});
+}
+
+void SessionMachine::relay_ephemeral(const Envelope& message) {
+  if (!hello_received_ || closed_ || !dialect_->automerge()) return;
+  if (!shared_.count(message.doc_id)) return;
+  send(message);
+}
+
 SessionMachine::DocState& SessionMachine::state_for(const std::string& doc_id) {
   auto it = states_.find(doc_id);
   if (it != states_.end()) return it->second;
   DocState doc;
   try {
     if (auto saved = host_.load_sync_state(doc_id, stats_.peer_id)) {
+      if (dialect_->automerge()) {
+        doc.saved = std::move(saved);  // for the engine, which reads it
+        return states_.emplace(doc_id, std::move(doc)).first->second;
+      }
       doc.sync = SyncState::decode(*saved);
       doc.loaded_shared_heads = doc.sync.shared_heads;
     }
@@ -454,6 +571,18 @@ void SessionMachine::sync_document(const std::string& doc_id) {
   if (!graph) return;
   DocState& doc = state_for(doc_id);
   if (doc.refused) return;
+  if (dialect_->automerge()) {
+    AutomergeSyncEngine* engine = engine_for(doc_id, *graph);
+    if (!engine) return;
+    auto bytes = engine->generate();
+    if (!bytes) return;
+    ++stats_.sync_messages_sent;
+    Envelope e;
+    e.type = Envelope::Type::kSync;
+    e.doc_id = doc_id;
+    e.payload = std::move(*bytes);
+    return send(std::move(e));
+  }
   GenerateOptions generate;
   generate.max_message_bytes = config_.max_message_bytes;
   generate.send_changes = !doc.read_only;
@@ -469,6 +598,10 @@ void SessionMachine::sync_document(const std::string& doc_id) {
 }
 
 bool SessionMachine::has_our_changes(const std::string& doc_id) const {
+  if (dialect_->automerge()) {
+    auto it = states_.find(doc_id);
+    return it != states_.end() && it->second.engine && it->second.engine->peer_has_our_changes();
+  }
   ChangeGraph* graph = host_.find_document(doc_id);
   if (!graph) return false;
   auto it = states_.find(doc_id);
@@ -492,6 +625,7 @@ bool SessionMachine::has_our_changes(const std::string& doc_id) const {
 
 bool SessionMachine::in_sync(const std::string& doc_id) const {
   if (!has_our_changes(doc_id)) return false;
+  if (dialect_->automerge()) return states_.at(doc_id).engine->in_sync();
   ChangeGraph* graph = host_.find_document(doc_id);
   auto it = states_.find(doc_id);
   if (it == states_.end()) return graph->pending_count() == 0;  // resumed, untouched: as saved

@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "dagsync/automerge_sync.h"
 #include "dagsync/repo.h"
 #include "dagsync/storage.h"
 #include "dagsync/sync.h"
@@ -54,6 +55,9 @@ struct SessionConfig {
   std::chrono::milliseconds idle_timeout{30'000};
   std::size_t max_pending_changes = 0;  // parked for this peer in all documents; 0: no bound
   std::size_t max_pending_bytes = 0;
+  // Automerge documents, for a dialect whose payloads are Automerge sync messages
+  // (WireDialect::automerge()); empty: such sync messages are answered unavailable.
+  AutomergeSyncEngineFactory automerge_sync_engine;
 };
 
 namespace session_output {
@@ -80,6 +84,9 @@ struct ReadOnly {
 struct Created {
   std::string doc_id;  // a document first heard of from this peer, now held here
 };
+struct Ephemeral {
+  Envelope message;  // from the peer: for the document's other peers, never stored
+};
 struct SaveStates {
   std::vector<SyncStateRecord> states;  // for this session's peer, in one write
   std::optional<PeerRecord> peer;       // a resumed session's record, saved after the states
@@ -96,7 +103,8 @@ using SessionOutput =
     std::variant<session_output::Send, session_output::Close, session_output::Ready,
                  session_output::Sharing, session_output::Applied, session_output::Unavailable,
                  session_output::Created, session_output::SaveStates, session_output::Log,
-                 session_output::ReadOnly, session_output::Resumed>;
+                 session_output::ReadOnly, session_output::Resumed,
+                 session_output::Ephemeral>;
 
 class SessionMachine {
  public:
@@ -107,10 +115,13 @@ class SessionMachine {
   // Inputs.
   void start(SessionClock::time_point now);  // sends our hello, arms the hello deadline
   void receive_frame(ByteView frame, SessionClock::time_point now);
-  void tick(SessionClock::time_point now);            // the clock reached next_deadline()
-  void sync_document(const std::string& doc_id);      // send what the peer needs, if shared
-  void offer(const std::string& doc_id);              // start sharing a document we hold
-  void request(const std::string& doc_id);            // ask the peer for a document
+  void tick(SessionClock::time_point now);        // the clock reached next_deadline()
+  void sync_document(const std::string& doc_id);  // send what the peer needs, if shared
+  void offer(const std::string& doc_id);          // start sharing a document we hold
+  void request(const std::string& doc_id);        // ask the peer for a document
+  // An ephemeral message another peer sent for a document: passed on when this session
+  // shares the document and its dialect carries ephemeral messages.
+  void relay_ephemeral(const Envelope& message);
   void close(const CloseReason& reason);              // end the session from this side
   void connection_closed(const CloseReason& reason);  // the transport ended it
   // The application could not keep what this session produced (a storage failure): the
@@ -153,6 +164,10 @@ class SessionMachine {
     bool told_read_only = false;  // we told the peer it may only read it
     bool refused = false;         // we refused the peer's changes to it: no longer synced
     std::size_t pending = 0, pending_bytes = 0;  // parked in it after this peer's last message
+    // Automerge documents (WireDialect::automerge()): the engine, made on first use from
+    // the saved state.
+    std::unique_ptr<AutomergeSyncEngine> engine;
+    std::optional<Bytes> saved;
   };
 
   void handle(Envelope message);
@@ -162,12 +177,20 @@ class SessionMachine {
   void handle_read_only(const Envelope& message);
   // After the hello of a peer that resumes: offers what changed since the last session.
   void resume(const std::string& peer_store_id);
+  // automerge-repo's sync and request: the payload goes to the document's engine.
+  void handle_automerge_sync(const Envelope& message, bool request);
+  void handle_ephemeral(Envelope message);
+  void send_unavailable(const std::string& doc_id);
+  // The document's engine, made on first use; null when there is no factory or the
+  // document is not an Automerge document.
+  AutomergeSyncEngine* engine_for(const std::string& doc_id, ChangeGraph& graph);
   // Why the peer may not add these changes to `graph` (authorship), or nothing.
   std::optional<std::string> refuse_authorship(const ChangeGraph& graph,
                                                const std::vector<Change>& changes);
   // A document's changes were refused: on a connection we dialled, only that document stops
   // syncing (our server stays reachable for the others); otherwise the session closes.
   void refuse_document(const std::string& doc_id, const std::string& problem);
+  void send_hello();
   void send(Envelope message);
   void send_doc_message(Envelope::Type type, const std::string& doc_id);
   void protocol_error(const std::string& problem);
@@ -189,6 +212,7 @@ class SessionMachine {
   bool closed_ = false;
   bool refused_permanently_ = false;
   bool logged_creation_refusal_ = false;
+  bool logged_no_engine_ = false;
   std::optional<SessionClock::time_point> hello_deadline_;
   std::optional<SessionClock::time_point> next_heartbeat_;
   std::optional<SessionClock::time_point> idle_deadline_;

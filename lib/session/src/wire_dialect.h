@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 
+#include "automerge_repo_message.h"
 #include "dagsync/bytes.h"
 #include "envelope.h"
 
@@ -27,8 +28,15 @@ struct DecodedFrame {
 class WireDialect {
  public:
   virtual ~WireDialect() = default;
+  // An empty frame: the message has no form in this dialect and nothing is sent.
   virtual Bytes encode(Envelope message) = 0;
   virtual DecodedFrame decode(ByteView frame) = 0;
+  // The accepting side sends its hello only in answer to the peer's (automerge-repo's
+  // `peer` answers the client's `join`, naming it).
+  virtual bool answers_hello() const { return false; }
+  // Sync payloads are Automerge sync messages, for the AutomergeSyncEngine
+  // (automerge_sync.h), rather than dagsync's; ephemeral messages are relayed.
+  virtual bool automerge() const { return false; }
 };
 
 // dagsync's own envelopes (docs/sessions.md): msgpack arrays whose seq numbers each
@@ -44,6 +52,32 @@ class EnvelopeDialect : public WireDialect {
   std::size_t max_payload_;
   std::uint64_t send_seq_ = 0;
   std::uint64_t receive_seq_ = 0;
+};
+
+// automerge-repo's WebSocket messages (automerge_repo_message.h), on the accepting side: the
+// client's `join` is the hello (protocol "1" is version 1), our hello goes out as the `peer`
+// answer naming the client, sync/request/doc-unavailable/ephemeral/error map one to one.
+// Heartbeats and read-only notices have no automerge-repo form (the WebSocket's pings keep
+// the connection alive). `leave` and the remote-heads messages are ignored, as are messages
+// whose senderId is not the peer that joined (automerge-repo's server ignores them too); a
+// second join from the same peer is ignored, one naming another peer is an error.
+class AutomergeRepoDialect : public WireDialect {
+ public:
+  AutomergeRepoDialect(std::string local_peer_id, std::string storage_id,
+                       AutomergeRepoLimits limits)
+      : storage_id_(std::move(storage_id)),
+        limits_(limits),
+        local_peer_id_(std::move(local_peer_id)) {}
+  Bytes encode(Envelope message) override;
+  DecodedFrame decode(ByteView frame) override;
+  bool answers_hello() const override { return true; }
+  bool automerge() const override { return true; }
+
+ private:
+  std::string storage_id_;
+  AutomergeRepoLimits limits_;
+  std::string local_peer_id_;
+  std::string remote_peer_id_;  // from the join
 };
 
 }  // namespace dagsync

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "dagsync/access.h"
+#include "dagsync/automerge_sync.h"
 #include "dagsync/change_graph.h"
 #include "dagsync/storage.h"
 #include "dagsync/subscription.h"
@@ -122,6 +123,23 @@ struct RepoOptions {
   // Largest sync message we send; a longer backlog streams as several, each applied by the
   // peer on arrival (one in flight per document and peer).
   std::size_t max_message_bytes = 1u << 20;
+  // Automerge documents over automerge-repo's protocol (ListenOptions::Dialect::kAutomergeRepo,
+  // docs/automerge.md). Without an engine, such peers complete the handshake, requests are
+  // answered (doc-unavailable when storage lacks the document) and ephemeral messages are
+  // relayed, but sync messages are answered doc-unavailable.
+  AutomergeSyncEngineFactory automerge_sync_engine;
+  // Sent to automerge-repo peers as peerMetadata.storageId: set it only when storage is
+  // durable, since clients then keep their shared heads with this server. Empty: none.
+  std::string automerge_storage_id;
+};
+
+// How a listener's connections speak (Repo::listen).
+struct ListenOptions {
+  enum class Dialect {
+    kDagsync,        // dagsync's envelopes (docs/sessions.md)
+    kAutomergeRepo,  // automerge-repo's CBOR messages over WebSocket (docs/automerge.md)
+  };
+  Dialect dialect = Dialect::kDagsync;
 };
 
 struct RemoteChanges {
@@ -221,6 +239,9 @@ class Repo {
 
   // Network. listen() returns the URL peers can dial (with the chosen port).
   std::string listen(const std::string& url);
+  // The same, with the dialect its connections speak: automerge-repo clients dial a ws://
+  // or wss:// listener with Dialect::kAutomergeRepo.
+  std::string listen(const std::string& url, ListenOptions options);
   // Dials `url` and keeps the connection up: a transient failure (refused, reset, timed out,
   // dropped) is retried with exponential backoff that keeps growing while the same error
   // repeats; a permanent one (ConnectError::permanent, or the peer refusing our hello as
