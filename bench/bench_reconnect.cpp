@@ -248,7 +248,7 @@ int run_reconnect(int argc, char** argv) {
 namespace {
 
 // The server process of `idle`: listens, reports its RSS, serves until told, reports again.
-[[noreturn]] void serve_idle(int url_out, int go_in, int figures_out) {
+[[noreturn]] void serve_idle(std::size_t c, int url_out, int go_in, int figures_out) {
   raise_fd_limit();
   asio::io_context io;
   Transports transports(io, {}, quiet());
@@ -260,6 +260,12 @@ namespace {
   char byte = 0;
   asio::async_read(go, asio::buffer(&byte, 1), [&](std::error_code, std::size_t) { io.stop(); });
   io.run();
+  // A client counts itself connected at our hello; we count it at its own, which may still be
+  // on its way.
+  io.restart();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (repo->metrics().peers_connected < c && std::chrono::steady_clock::now() < deadline)
+    io.run_one_for(std::chrono::milliseconds(10));
   std::int64_t after = current_rss_kb();
   std::ostringstream out;
   out << before << " " << after << " " << repo->metrics().peers_connected << "\n";
@@ -280,7 +286,7 @@ int run_idle(int argc, char** argv) {
   if (child < 0) throw Error("fork");
   if (child == 0) {
     close(url_pipe[0]), close(go_pipe[1]), close(figures_pipe[0]);
-    serve_idle(url_pipe[1], go_pipe[0], figures_pipe[1]);
+    serve_idle(c, url_pipe[1], go_pipe[0], figures_pipe[1]);
   }
   close(url_pipe[1]), close(go_pipe[0]), close(figures_pipe[1]);
   std::string url;

@@ -400,10 +400,12 @@ std::uint64_t SqliteStorage::change_sequence() {
 std::vector<std::string> SqliteStorage::stale_documents(const std::string& peer_id) {
   Statement q(db_,
               "SELECT d.name FROM sync_states s JOIN documents d ON d.id = s.doc "
-              "WHERE s.peer = ? AND s.stale = 1 ORDER BY d.name");
+              "WHERE s.peer = ? AND s.stale = 1");
   q.bind(1, peer_id);
   std::vector<std::string> out;
   while (q.step()) out.push_back(q.text(0));
+  // Sorted here: an ORDER BY on the name could make SQLite walk every document by name.
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -411,10 +413,11 @@ std::vector<std::string> SqliteStorage::documents_changed_since(std::uint64_t se
                                                                 const std::string& peer_id) {
   Statement q(db_,
               "SELECT d.name FROM documents d WHERE d.seq > ? AND NOT EXISTS "
-              "(SELECT 1 FROM sync_states s WHERE s.doc = d.id AND s.peer = ?) ORDER BY d.name");
+              "(SELECT 1 FROM sync_states s WHERE s.doc = d.id AND s.peer = ?)");
   q.bind(1, static_cast<std::int64_t>(seq)).bind(2, peer_id);
   std::vector<std::string> out;
   while (q.step()) out.push_back(q.text(0));
+  std::sort(out.begin(), out.end());  // as above: the seq index drives the query
   return out;
 }
 
