@@ -804,11 +804,11 @@ int run_with_modes(ChangeGraph& a, ChangeGraph& b, SyncState& sa, SyncState& sb,
 
 }  // namespace
 
-// After read-only receives ignored changes, the peer counts them as sent and never sends them
-// again on its own: the side that ignored them asks again (a message repeating its heads and
-// need) once it applies changes, and the peer, seeing the request repeated, forgets what it
-// sent. No wire change and no reconnect.
-TEST_CASE("read-only to read-write on a live connection converges") {
+// After read-only receives ignored changes, the peer counted them as sent and never sent them
+// again on its own, so the connection stalled for good. The side that ignored them now asks
+// again (the resend flag) once it applies changes, and the peer forgets what it sent. No
+// reconnect.
+TEST_CASE("defect: read-only to read-write on a live connection stalls for good") {
   const ReceiveOptions kRead{.apply_changes = false};
   const ReceiveOptions kWrite{};
   SUBCASE("one side toggles once; later changes depend on the ignored ones") {
