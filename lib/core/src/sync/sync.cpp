@@ -6,6 +6,10 @@
 //      ping-pongs forever when one side cannot or will not apply the other's changes.)
 //   2. Our `have` names only shared heads we still hold, so a state saved before we lost
 //      data still yields a filter the peer can use.
+// With summaries on, two more rules shorten the exchange (docs/protocol.md, section 8.14): a
+// `complete` message (exactly all the peer lacks) is acknowledged by the peer's silence when
+// it leaves the peer at our heads, and the first message from a saved state pushes what
+// follows the shared heads. A first sync then takes three messages, a saved-state sync two.
 // A `need` for a change already sent on this connection is not answered again: messages
 // cross, so such a need usually predates the delivery. A peer that really lost data starts
 // a new connection (fresh sent_hashes) or reports heads that went backwards, which clears
