@@ -24,6 +24,7 @@ struct SyncFigures {
   std::uint64_t wire_bytes = 0;
   std::uint64_t change_bytes = 0;
   std::uint64_t max_message_bytes = 0;
+  std::uint64_t heads_sent = 0;  // heads carried by all messages: the (b) overhead target's unit
   double wall_ms = 0;
 };
 
@@ -59,6 +60,7 @@ SyncFigures ping_pong(Replica& a, Replica& b) {
                 << out->changes.size() << " (" << out->change_bytes() << " B)\n";
     }
     ++f.messages;
+    f.heads_sent += out->heads.size();
     f.wire_bytes += bytes.size();
     f.change_bytes += out->change_bytes();
     f.max_message_bytes = std::max<std::uint64_t>(f.max_message_bytes, bytes.size());
@@ -126,6 +128,7 @@ int run_sync(int argc, char** argv) {
       .add("wall_ms", f.wall_ms)
       .add("peak_rss_kb", peak_rss_kb())
       .add("max_message_bytes", f.max_message_bytes)
+      .add("heads_sent", f.heads_sent)
       .add("converged", converged);
   line.print();
   return converged ? 0 : 1;

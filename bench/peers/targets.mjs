@@ -21,10 +21,18 @@ for (const r of rows) {
       checks.push([`messages <= Automerge's ${am.messages}`, r.messages <= am.messages]);
     }
   }
-  const base = r.scenario === "a" && r.shape === "linear" && r.A === 3 && r.P === 64;
-  if (base && r.N === 100000 && r.D === 10) {
-    checks.push(["overhead <= 2048", r.overhead <= 2048], ["messages <= 4", r.messages <= 4]);
+  // Message counts on every shape (issue 11): a first sync in at most 3 messages, a
+  // saved-state sync in at most 2 with at most 64 B of overhead plus 32 B per head sent.
+  if (r.scenario === "a") checks.push(["messages <= 3", r.messages <= 3]);
+  if (r.scenario === "b") {
+    checks.push(["messages <= 2", r.messages <= 2]);
+    if (r.heads_sent !== undefined) {
+      const cap = 64 + 32 * r.heads_sent;
+      checks.push([`overhead <= 64 + 32 x ${r.heads_sent} heads (${cap})`, r.overhead <= cap]);
+    }
   }
+  const base = r.scenario === "a" && r.shape === "linear" && r.A === 3 && r.P === 64;
+  if (base && r.N === 100000 && r.D === 10) checks.push(["overhead <= 2048", r.overhead <= 2048]);
   if (base && r.N === 10000 && r.D === 100) checks.push(["overhead <= 1024", r.overhead <= 1024]);
   if (base && r.N === 100000 && r.D === 1000 && am) {
     checks.push([`wall <= Automerge's / 10 (${(am.wall_ms / 10).toFixed(1)} ms)`,

@@ -575,17 +575,22 @@ TEST_CASE(
     expect_rejected(message,
                     Bytes{0x87, 0x01, 0x90, 0x02, 0x90, 0x03, 0x90, 0x04, 0x90, 0x05, 0x90},
                     {"fields", "expected array"});
-    expect_rejected(message, Bytes{0x97, 0x02, 0xc0, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0xc0, 0x00},
-                    {"heads"});
-    expect_rejected(message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xa1, 'x', 0x90, 0xc4, 0x00, 0xc0, 0x00},
-                    {"need"});
-    expect_rejected(
-        message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x80, 0xc4, 0x00, 0xc0, 0x00}, {"have"});
-    expect_rejected(message, Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0x91, 0xc0, 0x00},
-                    {"changes"});
     expect_rejected(message,
-                    Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0x91, 0x90, 0x00},
-                    {"summary level"});
+                    Bytes{0x98, 0x03, 0xc0, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0xc0, 0x00, 0x00},
+                    {"heads"});
+    expect_rejected(message,
+                    Bytes{0x98, 0x03, 0xc4, 0x00, 0xa1, 'x', 0x90, 0xc4, 0x00, 0xc0, 0x00, 0x00},
+                    {"need"});
+    expect_rejected(message,
+                    Bytes{0x98, 0x03, 0xc4, 0x00, 0xc4, 0x00, 0x80, 0xc4, 0x00, 0xc0, 0x00, 0x00},
+                    {"have"});
+    expect_rejected(message,
+                    Bytes{0x98, 0x03, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0x91, 0xc0, 0x00, 0x00},
+                    {"changes"});
+    expect_rejected(
+        message,
+        Bytes{0x98, 0x03, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc4, 0x00, 0x91, 0x90, 0x00, 0x00},
+        {"summary level"});
     expect_rejected(fx.by_name("SyncState::decode"), Bytes{0x92, 0xa1, '1', 0x90}, {"version"});
     expect_rejected(fx.by_name("VersionVector::decode"), Bytes{0x92, 0x01, 0x91, 0x91, 0x01},
                     {"entry"});
@@ -600,7 +605,7 @@ TEST_CASE(
       const Node& version = nodes[1];  // first field of the outer array
       REQUIRE(version.depth == 1);
       REQUIRE(version.kind == Kind::kInt);
-      for (Bytes v : {Bytes{0x00}, Bytes{0x03}, Bytes{0x7f}, Bytes{0xcc, 0xff},
+      for (Bytes v : {Bytes{0x00}, Bytes{0x02}, Bytes{0x04}, Bytes{0x7f}, Bytes{0xcc, 0xff},
                       Bytes{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}) {
         expect_rejected(d, splice(d.valid, version.offset, version.size, v),
                         {"version", "unsupported version"});
@@ -703,9 +708,9 @@ TEST_CASE(
     wide.max_hashes = UINT32_MAX;
     wide.max_changes = UINT32_MAX;
     wide.max_haves = UINT32_MAX;
-    const Bytes e{0xc4, 0x00}, tail{0xc0, 0x00};
+    const Bytes e{0xc4, 0x00}, tail{0xc0, 0x00, 0x00};
     auto msg = [&](std::initializer_list<Bytes> parts) {
-      Bytes out{0x97, 0x02};
+      Bytes out{0x98, 0x03};
       for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
       return out;
     };
@@ -713,9 +718,17 @@ TEST_CASE(
     // Counted fields: the count is over a limit, or (wide limits) more than the bytes hold.
     std::vector<std::pair<std::string, Bytes>> messages = {
         {"have", msg({e, e, claim32, e, tail})},
-        {"summary", msg({e, e, {0x90}, e, claim32, {0x00}})},
-        {"summary.seqs",
-         msg({e, e, {0x90}, e, {0x91, 0x93}, e, {0xc4, 0x10}, Bytes(16, 1), claim32, {0x00}})},
+        {"summary", msg({e, e, {0x90}, e, claim32, {0x00, 0x00}})},
+        {"summary.seqs", msg({e,
+                              e,
+                              {0x90},
+                              e,
+                              {0x91, 0x93},
+                              e,
+                              {0xc4, 0x10},
+                              Bytes(16, 1),
+                              claim32,
+                              {0x00, 0x00}})},
     };
     SyncLimits wide_summary = wide;
     wide_summary.max_summary_levels = UINT32_MAX;
@@ -895,13 +908,14 @@ TEST_CASE("conformance 31: a message's changes are validated like standalone cha
     Bytes packed = good_bytes;
     packed.insert(packed.end(), bad.begin(), bad.end());
     Bytes message = pack([&](MsgpackWriter& w) {
-      w.array(7);
-      w.uint(2);
+      w.array(8);
+      w.uint(3);
       w.bin({});
       w.bin({});
       w.array(0);
       w.bin(packed);
       w.nil();
+      w.uint(0);
       w.uint(0);
     });
     // Changes travel back to back, so a trailing byte reads as the start of a third change.

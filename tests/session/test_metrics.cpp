@@ -13,7 +13,11 @@ TEST_CASE("metrics: totals cover open and ended sessions, closes are counted by 
   for (int i = 0; i < 4; ++i) client.commit("notes", text("line " + std::to_string(i)));
   std::string url = server.listen("mem://metrics");
   client.connect(url);
-  REQUIRE(run_until(io, [&] { return client.in_sync_with("server", "notes"); }));
+  // The client counts its last (complete) message as delivered once sent (docs/protocol.md,
+  // section 8.14): wait until the server has applied it too.
+  REQUIRE(run_until(io, [&] {
+    return client.in_sync_with("server", "notes") && server.in_sync_with("client", "notes");
+  }));
 
   RepoMetrics open = server.metrics();
   CHECK(open.sessions_accepted == 1);

@@ -64,11 +64,20 @@ struct SyncStats {
 
 constexpr int kMaxIterations = 10;
 
+// The generate options scenarios run with: summaries on, or filters only (Automerge's
+// behaviour) when DAGSYNC_FILTERS_ONLY is set; the `core-filters` test runs the conformance
+// scenarios that way.
+inline GenerateOptions default_generate() {
+  GenerateOptions options;
+  options.summaries = std::getenv("DAGSYNC_FILTERS_ONLY") == nullptr;
+  return options;
+}
+
 // Alternates generate/receive between a and b (both generate, then both receive) until
 // neither has anything to send. Fails the test if that takes more than kMaxIterations.
 inline SyncStats sync_peers(ChangeGraph& a, ChangeGraph& b, SyncState& sa, SyncState& sb,
                             ReceiveOptions a_opts = {}, ReceiveOptions b_opts = {},
-                            const GenerateOptions& gen = {}) {
+                            const GenerateOptions& gen = default_generate()) {
   SyncStats stats;
   while (true) {
     auto a_to_b = generate_sync_message(a, sa, gen);

@@ -17,13 +17,13 @@ Bytes pack(F&& fn) {
   return out;
 }
 
-// [2, heads, need, [[last_sync, [entries, bits_per_entry, probes, <bits_field>]]], changes,
-// nil, 0] with everything empty but the filter; `bits_field` is spliced in as encoded.
+// [3, heads, need, [[last_sync, [entries, bits_per_entry, probes, <bits_field>]]], changes,
+// nil, 0, 0] with everything empty but the filter; `bits_field` is spliced in as encoded.
 inline Bytes message_with_bloom_field(std::uint64_t entries, std::uint64_t bits_per_entry,
                                       std::uint64_t probes, ByteView bits_field) {
   Bytes out = pack([&](MsgpackWriter& w) {
-    w.array(7);
-    w.uint(2);
+    w.array(8);
+    w.uint(3);
     w.bin({});
     w.bin({});
     w.array(1);
@@ -35,7 +35,7 @@ inline Bytes message_with_bloom_field(std::uint64_t entries, std::uint64_t bits_
     w.uint(probes);
   });
   out.insert(out.end(), bits_field.begin(), bits_field.end());
-  out.insert(out.end(), {0xc4, 0x00, 0xc0, 0x00});  // no changes, no summary, no flags
+  out.insert(out.end(), {0xc4, 0x00, 0xc0, 0x00, 0x00});  // no changes, summary, flags, received
   return out;
 }
 

@@ -21,7 +21,7 @@ TEST_CASE("encoding: pinned wire forms from docs/protocol.md") {
   SyncState state;
   auto first = generate_sync_message(empty, state);
   REQUIRE(first.has_value());
-  CHECK(to_hex(first->encode()) == "9702c400c40090c4009193c400c4009000");
+  CHECK(to_hex(first->encode()) == "9803c400c40090c4009193c400c400900000");
   SyncMessage decoded = SyncMessage::decode(first->encode());
   CHECK(decoded.have.empty());
   REQUIRE(decoded.summary);
@@ -31,7 +31,7 @@ TEST_CASE("encoding: pinned wire forms from docs/protocol.md") {
   SyncState filters;
   first = generate_sync_message(empty, filters, GenerateOptions{.summaries = false});
   REQUIRE(first.has_value());
-  CHECK(to_hex(first->encode()) == "9702c400c4009192c40094000a07c400c400c000");
+  CHECK(to_hex(first->encode()) == "9803c400c4009192c40094000a07c400c400c00000");
   decoded = SyncMessage::decode(first->encode());
   REQUIRE(decoded.have.size() == 1);
   CHECK(decoded.have[0].last_sync.empty());

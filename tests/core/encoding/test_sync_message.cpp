@@ -28,9 +28,16 @@ TEST_CASE("encoding: sync message round trip with several haves and changes") {
   m.have.push_back(Have{sorted({hash_n(4), hash_n(5)}), BloomFilter(filtered)});
   m.have.push_back(Have{{hash_n(6)}, BloomFilter(filtered, 20, 3)});  // non-default parameters
   m.changes = changes;
+  m.complete = true;
+  m.resend = true;
+  m.received = 300;
 
   Bytes bytes = m.encode();
   SyncMessage d = SyncMessage::decode(bytes);
+  CHECK(d.complete);
+  CHECK(d.resend);
+  CHECK_FALSE(d.want_filter);
+  CHECK(d.received == 300);
   CHECK(d.heads == m.heads);
   CHECK(d.need == m.need);
   REQUIRE(d.have.size() == 3);
@@ -49,7 +56,7 @@ TEST_CASE("encoding: sync message round trip with several haves and changes") {
   CHECK(d.encode() == bytes);
 
   SyncMessage empty;
-  CHECK(to_hex(empty.encode()) == "9702c400c40090c400c000");
+  CHECK(to_hex(empty.encode()) == "9803c400c40090c400c00000");
   SyncMessage e = SyncMessage::decode(empty.encode());
   CHECK(e.heads.empty());
   CHECK(e.need.empty());
@@ -74,44 +81,51 @@ TEST_CASE("encoding: sync message decode errors") {
   };
   ChangeHash lo = std::min(hash_n(1), hash_n(2));
   ChangeHash hi = std::max(hash_n(1), hash_n(2));
-  const Bytes e{0xc4, 0x00};     // an empty hash list, or no changes
-  const Bytes tail{0xc0, 0x00};  // no summary, no flags
+  const Bytes e{0xc4, 0x00};           // an empty hash list, or no changes
+  const Bytes tail{0xc0, 0x00, 0x00};  // no summary, no flags, nothing received
 
   rejected({0x95, 0x01, 0x90, 0x90, 0x90, 0x90}, {"version", "unsupported version 1"});
-  rejected(cat({{0x96, 0x02}, e, e, {0x90}, e, {0xc0}}), {"fields", "expected 7 fields"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, tail, {0x00}}), {"trailing"});
-  rejected(cat({{0x97, 0x02}, hash_bin({hi, lo}), e, {0x90}, e, tail}), {"heads", "not sorted"});
-  rejected(cat({{0x97, 0x02}, e, hash_bin({lo, lo}), {0x90}, e, tail}), {"need", "not sorted"});
-  rejected(cat({{0x97, 0x02, 0xc4, 0x21}, repeat(33), e, {0x90}, e, tail}),
+  rejected(cat({{0x97, 0x03}, e, e, {0x90}, e, {0xc0, 0x00}}), {"fields", "expected 8 fields"});
+  // Version 2 (no complete or resend flags, no received count) is refused by its number.
+  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0xc0, 0x00}}),
+           {"version", "unsupported version 2"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, e, tail, {0x00}}), {"trailing"});
+  rejected(cat({{0x98, 0x03}, hash_bin({hi, lo}), e, {0x90}, e, tail}), {"heads", "not sorted"});
+  rejected(cat({{0x98, 0x03}, e, hash_bin({lo, lo}), {0x90}, e, tail}), {"need", "not sorted"});
+  rejected(cat({{0x98, 0x03, 0xc4, 0x21}, repeat(33), e, {0x90}, e, tail}),
            {"heads", "not a whole number of ids"});
-  rejected(cat({{0x97, 0x02}, e, e, {0xc0}, e, tail}), {"have", "expected array"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x91, 0x91}, e, e, tail}), {"have entry"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x91, 0x92}, e, {0x93, 0x00, 0x0a, 0x07}, e, tail}),
+  rejected(cat({{0x98, 0x03}, e, e, {0xc0}, e, tail}), {"have", "expected array"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x91, 0x91}, e, e, tail}), {"have entry"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x91, 0x92}, e, {0x93, 0x00, 0x0a, 0x07}, e, tail}),
            {"have.bloom"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x90, 0x90}, tail}), {"changes", "expected binary"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0x91, 0x92, 0xc4, 0x00, 0xc4, 0x00, 0x00}}),
+  rejected(cat({{0x98, 0x03}, e, e, {0x90, 0x90}, tail}), {"changes", "expected binary"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, e, {0x91, 0x92, 0xc4, 0x00, 0xc4, 0x00, 0x00}}),
            {"summary level", "expected [hashes, actors, seqs]"});
   const ActorId one = actor(1);
   const Bytes one_bytes(one.bytes.begin(), one.bytes.end());
-  rejected(cat({{0x97, 0x02},
+  rejected(cat({{0x98, 0x03},
                 e,
                 e,
                 {0x90},
                 e,
                 {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10},
                 one_bytes,
-                {0x90, 0x00}}),
+                {0x90, 0x00, 0x00}}),
            {"summary.seqs", "one seq per actor"});
-  rejected(cat({{0x97, 0x02},
+  rejected(cat({{0x98, 0x03},
                 e,
                 e,
                 {0x90},
                 e,
                 {0x91, 0x93, 0xc4, 0x00, 0xc4, 0x10},
                 one_bytes,
-                {0x91, 0x00, 0x00}}),
+                {0x91, 0x00, 0x00, 0x00}}),
            {"summary.seq", "at least 1"});
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, e, {0xc0, 0x02}}), {"flags", "unknown flag bits 2"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, e, {0xc0, 0x08, 0x00}}),
+           {"flags", "unknown flag bits 8"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, e, {0xc0, 0x00, 0xc0}}), {"received", "expected"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, e, {0xc0, 0x00, 0xcc, 0x05}}), {"received"});
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, e, {0xc0, 0x00}}), {"received"});
 
   // A malformed change inside names its index and the change's own field; so does one cut
   // short by the end of the changes.
@@ -121,9 +135,9 @@ TEST_CASE("encoding: sync message decode errors") {
     return pack([&](MsgpackWriter& w) { w.bin(packed); });
   };
   Bytes good(golden.bytes().begin(), golden.bytes().end());
-  rejected(cat({{0x97, 0x02}, e, e, {0x90}, changes_bin(cat({good, bad_change})), tail}),
+  rejected(cat({{0x98, 0x03}, e, e, {0x90}, changes_bin(cat({good, bad_change})), tail}),
            {"change 1", "seq", "at least 1"});
-  rejected(cat({{0x97, 0x02},
+  rejected(cat({{0x98, 0x03},
                 e,
                 e,
                 {0x90},
@@ -168,7 +182,7 @@ TEST_CASE("encoding: sync message decode errors") {
   }
   bytes = with_summary.encode();
   CHECK(SyncMessage::decode(bytes).summary == with_summary.summary);
-  CHECK(with_summary.summary->encoded_size() + 10 == bytes.size());
+  CHECK(with_summary.summary->encoded_size() + 11 == bytes.size());
   l = {};
   l.max_summary_levels = 2;
   rejected(bytes, {"summary", "exceeds limit 2"}, l);

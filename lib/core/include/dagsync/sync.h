@@ -50,8 +50,9 @@ struct ReceiveResult {
 ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const SyncMessage& message,
                                    ReceiveOptions options = {});
 
-// True when the peer is known to hold every change we hold (its last reported heads cover
-// our whole graph).
+// True when the peer is known to hold every change we hold: its last reported heads cover
+// our whole graph, or our last `complete` message, counted as delivered once sent, brings it
+// to heads that do (docs/protocol.md, section 8.14).
 bool has_our_changes(const ChangeGraph& graph, const SyncState& state);
 
 }  // namespace dagsync

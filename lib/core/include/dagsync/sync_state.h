@@ -82,12 +82,30 @@ struct SyncState {
   // hold. The peer counts them as sent and will not send them again by itself. Set by
   // receive_sync_message; a later receive that applies changes clears it and sets ask_again.
   bool changes_ignored = false;
-  // We apply changes again after ignoring some: the next message repeats our heads and need
-  // unchanged and carries no changes, which the peer reads as "I still lack what you sent"
-  // and so forgets its sent_hashes (docs/protocol.md, "Read-only receiving"). Set by
-  // receive_sync_message, cleared by generate_sync_message once that repeat has gone (or
+  // We apply changes again after ignoring some: the next message carries the resend flag,
+  // and the peer forgets its sent_hashes (docs/protocol.md, "Read-only receiving"). Set by
+  // receive_sync_message, cleared by generate_sync_message once that message has gone (or
   // when we need nothing).
   bool ask_again = false;
+  // Messages generated and received on this connection. Every message carries the number
+  // received, so the peer can tell a reply to its latest message from one that crossed it.
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+  // Our heads as of our latest `complete` message, until the peer replies to it: the peer
+  // holds them once it has applied that message (the channel delivers every message), and
+  // stays silent when it then has exactly these heads. has_our_changes counts them as the
+  // peer's, and shared_heads becomes them; shared_before_complete keeps what shared_heads
+  // was, and a reply to our message (which says what the peer really holds) starts from it
+  // again. Both cleared by such a reply.
+  std::optional<std::vector<ChangeHash>> expected_heads;
+  std::vector<ChangeHash> shared_before_complete;
+  // The peer's latest message was `complete` and left us with other heads than its own (we
+  // ignored its changes, or hold more): we must answer, or it would count our silence as
+  // holding its heads. Set by receive_sync_message, cleared by the next message generated.
+  bool answer_due = false;
+  // We described our history (summary or filter) on this connection; a `complete` message
+  // that omits the description leaves the peer with this one. Set by generate_sync_message.
+  bool described = false;
 
   Bytes encode() const;
   // Throws DecodeError on malformed bytes, an unknown version or more than `max_heads`.

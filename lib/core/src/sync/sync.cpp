@@ -6,6 +6,10 @@
 //      ping-pongs forever when one side cannot or will not apply the other's changes.)
 //   2. Our `have` names only shared heads we still hold, so a state saved before we lost
 //      data still yields a filter the peer can use.
+// With summaries on, two more rules shorten the exchange (docs/protocol.md, section 8.14): a
+// `complete` message (exactly all the peer lacks) is acknowledged by the peer's silence when
+// it leaves the peer at our heads, and the first message from a saved state pushes what
+// follows the shared heads. A first sync then takes three messages, a saved-state sync two.
 // A `need` for a change already sent on this connection is not answered again: messages
 // cross, so such a need usually predates the delivery. A peer that really lost data starts
 // a new connection (fresh sent_hashes) or reports heads that went backwards, which clears
@@ -43,8 +47,21 @@ Have make_have(const ChangeGraph& graph, const std::vector<ChangeHash>& shared_h
 struct ToSend {
   std::vector<Change> changes;
   bool summary_unusable = false;  // it sent a summary we cannot use (and heads we lack)
+  bool exact = false;             // from its heads or summary: all it lacks, by its account
+  bool truncated = false;         // collection stopped at the budget: more follows
 };
 
+// The shared heads we still hold: what the peer is known to hold, as far as we can tell.
+std::vector<ChangeHash> held_shared_heads(const ChangeGraph& graph, const SyncState& state) {
+  std::vector<ChangeHash> out;
+  for (const auto& h : state.shared_heads) {
+    if (graph.has(h)) out.push_back(h);
+  }
+  return out;
+}
+
+// With no message from the peer yet (`state.their_heads` absent), only the push from the
+// shared heads applies.
 ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool have_usable,
                        bool heads_shortcut, std::size_t budget) {
   ToSend out;
@@ -57,14 +74,21 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
     }
   };
   // The rest of a long backlog goes in later messages: stop collecting once past the budget.
-  auto full = [&] { return bytes > budget; };
-  const auto& their_heads = *state.their_heads;
-  const auto& have = *state.their_have;
+  auto full = [&] {
+    if (bytes > budget) out.truncated = true;
+    return out.truncated;
+  };
+  static const std::vector<ChangeHash> kNone;
+  static const std::vector<Have> kNoHave;
+  const auto& their_heads = state.their_heads ? *state.their_heads : kNone;
+  const auto& have = state.their_have ? *state.their_have : kNoHave;
   bool exact = false;
+  bool heard = state.their_heads.has_value();
   // Even a need-only message (the peer waits for deps) gets this: it is exactly what the
   // peer lacks, and without it a long missing chain would come one dep per round trip.
-  if (heads_shortcut && std::all_of(their_heads.begin(), their_heads.end(),
-                                    [&](const ChangeHash& h) { return graph.has(h); })) {
+  if (heard && heads_shortcut &&
+      std::all_of(their_heads.begin(), their_heads.end(),
+                  [&](const ChangeHash& h) { return graph.has(h); })) {
     // Their heads name their whole history (for an honest peer): no filter needed.
     graph.visit_since(their_heads, [&](const Change& c) {
       if (full()) return false;
@@ -72,7 +96,7 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
       return true;
     });
     exact = true;
-  } else if (state.their_summary) {
+  } else if (heard && state.their_summary) {
     if (auto missing = missing_from(graph, *state.their_summary)) {
       for (const Change& c : *missing) {
         if (full()) break;
@@ -106,9 +130,27 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
       }
     }
   }
+  out.exact = exact;
+  // No description of the peer's history (none yet, or it described itself earlier only by
+  // its saved state): what it is known to hold is the shared heads, so everything beyond them
+  // goes. This is what lets a sync from a saved state finish in two messages. The heads and
+  // `need` of the peer's answer recover whatever a stale state hid. Never from nothing: with
+  // no shared heads that would be the whole history.
+  if (!exact && heads_shortcut && have.empty() && !state.their_summary) {
+    auto shared = held_shared_heads(graph, state);
+    if (!shared.empty()) {
+      graph.visit_since(shared, [&](const Change& c) {
+        if (full()) return false;
+        choose(c);
+        return true;
+      });
+    }
+  }
   std::size_t before_needs = out.changes.size();
-  for (const auto& h : *state.their_need) {
-    if (auto c = graph.get(h)) choose(*c);
+  if (state.their_need) {
+    for (const auto& h : *state.their_need) {
+      if (auto c = graph.get(h)) choose(*c);
+    }
   }
   // Needed changes may be older than the others: restore a topological order.
   if (out.changes.size() != before_needs) {
@@ -180,6 +222,34 @@ std::vector<ChangeHash> advance_heads(const std::vector<ChangeHash>& old_heads,
 
 }  // namespace
 
+namespace {
+
+// Every message returned goes through here: the per-connection bookkeeping of section 8.1
+// step 6.
+SyncMessage record_sent(SyncState& state, SyncMessage message) {
+  for (const Change& c : message.changes) state.sent_hashes.insert(c.hash());
+  if (!message.have.empty() || message.summary) state.described = true;
+  state.last_sent_heads = message.heads;
+  state.last_sent_need = message.need;
+  state.have_responded = true;
+  state.in_flight = true;
+  state.answer_due = false;
+  // A complete message counts as delivered, as sent_hashes does: the peer will hold our
+  // heads. Should it not (it receives read-only), its reply says so and the shared heads go
+  // back to what they were; should the connection fail first, the heads and needs of the
+  // next one recover the difference (docs/protocol.md, section 8.14).
+  if (message.complete) {
+    if (!state.expected_heads) state.shared_before_complete = state.shared_heads;
+    state.expected_heads = message.heads;
+    state.shared_heads = message.heads;
+  }
+  message.received = state.messages_received;
+  ++state.messages_sent;
+  return message;
+}
+
+}  // namespace
+
 std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncState& state,
                                                  const GenerateOptions& options) {
   std::vector<ChangeHash> our_heads = graph.heads();
@@ -197,20 +267,23 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
                                     [&](const ChangeHash& h) { return graph.has(h); });
     if (!their_have_usable && !state.reset_sent) {
       state.reset_sent = true;
-      state.have_responded = true;
-      state.in_flight = true;
-      state.last_sent_heads = our_heads;
-      state.last_sent_need.clear();
       SyncMessage reset;
       reset.heads = std::move(our_heads);
       reset.have.push_back(Have{});
       reset.want_filter = state.want_filter_sent;
-      return reset;
+      reset.resend = state.ask_again;
+      state.ask_again = false;
+      SyncMessage out = record_sent(state, std::move(reset));
+      state.last_sent_need.clear();
+      state.described = false;  // the reset's empty filter describes nothing
+      return out;
     }
   }
 
+  // With summaries on, the first message from a saved state also pushes what we hold beyond
+  // the shared heads (changes_to_send), so the peer answers with the rest and is done.
   ToSend to_send;
-  if (state.their_have && state.their_need) {
+  if ((state.their_have && state.their_need) || (options.summaries && !state.have_responded)) {
     to_send = changes_to_send(graph, state, their_have_usable, options.summaries,
                               options.max_message_bytes);
   }
@@ -218,24 +291,26 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   // Their summary reaches back to nothing we hold: ask once for filters instead.
   bool ask_filter = to_send.summary_unusable && !state.want_filter_sent;
 
-  // After ignoring changes we ask for them again with an exact repeat of our last message's
-  // heads and need, without changes: the silence rule never lets such a repeat through
-  // otherwise, so the peer can tell it from a need that merely crossed its changes.
+  // After ignoring changes we ask for them again, with the resend flag.
   if (state.ask_again && our_need.empty()) state.ask_again = false;
+  bool resend = state.ask_again;
   bool unchanged = state.have_responded && state.last_sent_heads == our_heads &&
                    state.last_sent_need == our_need;
-  bool repeat = state.ask_again && unchanged && !ask_filter;
-  if (repeat) {
-    state.ask_again = false;
-    to_send.changes.clear();
-  } else if (unchanged && to_send.changes.empty() && !ask_filter) {
+  if (unchanged && to_send.changes.empty() && !ask_filter && !resend && !state.answer_due) {
     return std::nullopt;
   }
+  state.ask_again = false;
+
+  SyncMessage message;
+  message.resend = resend;
+  // Complete: we know exactly what the peer lacks and all of it goes in this message, so once
+  // it arrives the peer holds our heads. A peer left with exactly our heads then stays silent.
+  message.complete =
+      options.summaries && options.send_changes && to_send.exact && !to_send.truncated;
 
   // A description of our history only helps when the peer will act on it; while we wait
   // for hashes the peer did not announce as heads (deps of pending changes), ask for
   // exactly those instead.
-  SyncMessage message;
   bool need_only_heads = std::all_of(our_need.begin(), our_need.end(), [&](const ChangeHash& h) {
     return sorted_contains(their_heads, h);
   });
@@ -246,9 +321,18 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   };
   bool peer_holds_ours = options.summaries && !our_heads.empty() &&
                          std::all_of(our_heads.begin(), our_heads.end(), known_to_peer);
-  // A repeat asking again always describes us: the peer then sends all we lack at once,
-  // rather than one needed dep per round trip.
-  if (repeat || (need_only_heads && !peer_holds_ours)) {
+  // So does a peer that will hold them once this complete message arrives. Should it not
+  // apply it (it receives read-only), it still has a lower bound of our history to work
+  // from: the description we sent earlier, or the shared heads.
+  bool peer_will_hold_ours =
+      message.complete && (state.described || !held_shared_heads(graph, state).empty());
+  // Neither does the first message from a saved state: it pushes what follows the shared
+  // heads, and the peer answers from our heads (or, if it lacks them, from the shared heads).
+  bool pushing =
+      options.summaries && !state.their_heads && !held_shared_heads(graph, state).empty();
+  // A resend always describes us: the peer then sends all we lack at once, rather than one
+  // needed dep per round trip.
+  if (resend || (need_only_heads && !peer_holds_ours && !peer_will_hold_ours && !pushing)) {
     describe_history(graph, state, options.summaries, message);
   }
   if (ask_filter) state.want_filter_sent = true;
@@ -268,17 +352,11 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
     used = next;
     ++take;
   }
+  if (take < to_send.changes.size()) message.complete = false;
   to_send.changes.erase(to_send.changes.begin() + static_cast<std::ptrdiff_t>(take),
                         to_send.changes.end());
-
-  for (const Change& c : to_send.changes) state.sent_hashes.insert(c.hash());
-  state.last_sent_heads = message.heads;
-  state.last_sent_need = message.need;
-  state.have_responded = true;
-  state.in_flight = true;
-
   message.changes = std::move(to_send.changes);
-  return message;
+  return record_sent(state, std::move(message));
 }
 
 ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const SyncMessage& input,
@@ -312,13 +390,22 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
     state.ask_again = true;
   }
 
-  // The peer repeats its previous message's heads and need exactly, without changes: the
-  // silence rule suppresses such a message except when the peer asks again for what it
-  // ignored (or lost). What we sent it is not there: send it again.
-  if (state.their_heads && state.their_need && message.changes.empty() && !message.need.empty() &&
-      message.heads == *state.their_heads && message.need == *state.their_need &&
-      (!message.want_filter || state.their_want_filter)) {
+  // The peer had read all our messages when it wrote this one: it answers our latest, so
+  // what it says replaces what our complete message let us expect.
+  bool answers_ours = message.received == state.messages_sent;
+  ++state.messages_received;
+  auto forget_expected = [&] {
+    if (!state.expected_heads) return;
+    state.shared_heads = std::move(state.shared_before_complete);
+    state.shared_before_complete.clear();
+    state.expected_heads.reset();
+  };
+  if (answers_ours) forget_expected();
+
+  // The peer ignored changes we sent and asks for them again.
+  if (message.resend) {
     state.sent_hashes.clear();
+    forget_expected();
   }
 
   state.in_flight = false;
@@ -336,7 +423,21 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
 
   // (Automerge also marks equal heads as already announced here. That loses the
   // announcement when both sides reached those heads independently: the peer would never
-  // learn that we hold them, and has_our_changes() would stay false on its side.)
+  // learn that we hold them, and has_our_changes() would stay false on its side. A complete
+  // message is different: its sender expects us at its heads, section 8.14.)
+  if (message.complete) {
+    if (graph.heads() == message.heads) {
+      // Our silence tells the peer what it expects; a message of ours that crossed this one
+      // will make it look again, so then we announce as usual.
+      // Whatever we asked for is here too, so an emptied need is no news either.
+      if (answers_ours) {
+        state.last_sent_heads = message.heads;
+        if (graph.missing_deps(message.heads).empty()) state.last_sent_need.clear();
+      }
+    } else {
+      state.answer_due = true;
+    }
+  }
 
   std::vector<ChangeHash> known;
   for (const auto& h : message.heads) {
@@ -353,14 +454,21 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
             state.their_heads->size()) {
       state.last_sent_heads.clear();
       state.sent_hashes.clear();
+      state.expected_heads.reset();  // shared_heads are the peer's heads already
     }
   } else {
     known.insert(known.end(), state.shared_heads.begin(), state.shared_heads.end());
     state.shared_heads = sorted_unique(std::move(known));
   }
 
-  state.their_have = message.have;
-  state.their_summary = message.summary;
+  // A complete message without a description leaves the previous one in place: the peer's
+  // history has only grown since, so it is still a lower bound (section 8.14).
+  if (!(message.complete && message.have.empty() && !message.summary)) {
+    state.their_have = message.have;
+    state.their_summary = message.summary;
+  } else if (!state.their_have) {
+    state.their_have.emplace();
+  }
   if (message.want_filter) state.their_want_filter = true;
   state.their_heads = message.heads;
   state.their_need = message.need;
@@ -369,11 +477,14 @@ ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const S
 
 bool has_our_changes(const ChangeGraph& graph, const SyncState& state) {
   if (!state.their_heads) return false;
-  std::vector<ChangeHash> known;
-  for (const auto& h : *state.their_heads) {
-    if (graph.has(h)) known.push_back(h);
-  }
-  return graph.covered_by(known);
+  auto covers = [&](const std::vector<ChangeHash>& heads) {
+    std::vector<ChangeHash> known;
+    for (const auto& h : heads) {
+      if (graph.has(h)) known.push_back(h);
+    }
+    return graph.covered_by(known);
+  };
+  return covers(*state.their_heads) || (state.expected_heads && covers(*state.expected_heads));
 }
 
 }  // namespace dagsync

@@ -1,12 +1,14 @@
-// Sync message encoding (version 2): msgpack array
-//   [version=2, heads: hashes, need: hashes,
+// Sync message encoding (version 3): msgpack array
+//   [version=3, heads: hashes, need: hashes,
 //    have: [[last_sync: hashes, [entries, bits_per_entry, probes, bits: bin]]...],
 //    changes: bin (canonical change encodings back to back; each is self-delimiting),
 //    summary: nil | [[hashes, actors: bin (16-byte ids, sorted), seqs: [uint >= 1]]...],
-//    flags: uint (bit 0: want_filter)]
+//    flags: uint (bit 0: want_filter, bit 1: complete, bit 2: resend),
+//    received: uint (the recipient's messages the sender had received)]
 // where `hashes` is a bin of 32-byte hashes, sorted and distinct. Packing ids into one bin
 // instead of one bin each saves 2 bytes per id and 3 per change (docs/protocol.md).
-// Version 1 (one bin per hash and per change, no summary) is refused with its number.
+// Versions 1 (one bin per hash and per change, no summary) and 2 (no complete or resend flag,
+// no received count) are refused with their number.
 #include "dagsync/sync_message.h"
 
 #include <algorithm>
@@ -110,7 +112,8 @@ Bytes SyncMessage::encode() const {
   } else {
     w.nil();
   }
-  w.uint(want_filter ? kWantFilterFlag : 0);
+  w.uint(message_flags(*this));
+  w.uint(received);
   return out;
 }
 
@@ -162,8 +165,11 @@ SyncMessage SyncMessage::decode(ByteView bytes, const SyncLimits& limits) {
     m.summary = decode_summary(r, limits);
   }
   std::uint64_t flags = r.uint("flags");
-  if (flags & ~kWantFilterFlag) r.fail("flags", "unknown flag bits " + std::to_string(flags));
+  if (flags & ~kKnownFlags) r.fail("flags", "unknown flag bits " + std::to_string(flags));
   m.want_filter = (flags & kWantFilterFlag) != 0;
+  m.complete = (flags & kCompleteFlag) != 0;
+  m.resend = (flags & kResendFlag) != 0;
+  m.received = r.uint("received");
   r.expect_end();
   return m;
 }

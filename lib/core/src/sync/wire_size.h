@@ -18,9 +18,17 @@
 
 namespace dagsync {
 
-// The sync message's layout: [version, heads, need, have, changes, summary, flags].
-constexpr std::uint32_t kSyncMessageFields = 7;
+// The sync message's layout: [version, heads, need, have, changes, summary, flags, received].
+constexpr std::uint32_t kSyncMessageFields = 8;
 constexpr std::uint64_t kWantFilterFlag = 1;  // flags bit 0
+constexpr std::uint64_t kCompleteFlag = 2;    // flags bit 1
+constexpr std::uint64_t kResendFlag = 4;      // flags bit 2
+constexpr std::uint64_t kKnownFlags = kWantFilterFlag | kCompleteFlag | kResendFlag;
+
+inline std::uint64_t message_flags(const SyncMessage& m) {
+  return (m.want_filter ? kWantFilterFlag : 0) | (m.complete ? kCompleteFlag : 0) |
+         (m.resend ? kResendFlag : 0);
+}
 
 // msgpack: an unsigned integer in its shortest form.
 constexpr std::size_t uint_size(std::uint64_t v) {
@@ -91,7 +99,8 @@ inline std::size_t sync_message_size_without_changes(const SyncMessage& message)
                   array_header_size(message.have.size());
   for (const Have& h : message.have) n += have_size(h);
   n += message.summary ? message.summary->encoded_size() : 1;  // nil
-  n += uint_size(message.want_filter ? kWantFilterFlag : 0);
+  n += uint_size(message_flags(message));
+  n += uint_size(message.received);
   return n;
 }
 

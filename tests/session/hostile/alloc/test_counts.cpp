@@ -90,16 +90,16 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
          },
          "message: truncated: needs 196608 bytes, 2 left"},
         {"sync message: heads bin32 of 4 GiB", true,
-         sync_frame(concat(concat(Bytes{0x97, 0x02}, kBin32Max), Bytes{0x90, 0x90, 0x90})),
+         sync_frame(concat(concat(Bytes{0x98, 0x03}, kBin32Max), Bytes{0x90, 0x90, 0x90})),
          "bad sync message: sync message: heads: binary of 4294967295 bytes exceeds limit 32768"},
-        {"sync message: heads bin16 of 32000 bytes in 3", true,
-         sync_frame(Bytes{0x97, 0x02, 0xc5, 0x7d, 0x00, 0x90, 0x90, 0x90}),
-         "bad sync message: sync message: heads: truncated: needs 32000 bytes, 3 left"},
+        {"sync message: heads bin16 of 32000 bytes in 5", true,
+         sync_frame(Bytes{0x98, 0x03, 0xc5, 0x7d, 0x00, 0x90, 0x90, 0x90, 0x90, 0x90}),
+         "bad sync message: sync message: heads: truncated: needs 32000 bytes, 5 left"},
         {"sync message: changes bin32 of 4 GiB", true,
-         sync_frame(concat(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90}, kBin32Max)),
+         sync_frame(concat(Bytes{0x98, 0x03, 0xc4, 0x00, 0xc4, 0x00, 0x90}, kBin32Max)),
          "bad sync message: sync message: changes: binary of 4294967295 bytes exceeds limit"},
         {"sync message: changes bin8 of 200 bytes in 1", true,
-         sync_frame(Bytes{0x97, 0x02, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc4, 0xc8, 0xc4}),
+         sync_frame(Bytes{0x98, 0x03, 0xc4, 0x00, 0xc4, 0x00, 0x90, 0xc4, 0xc8, 0xc4}),
          "bad sync message: sync message: changes: truncated: needs 200 bytes, 1 left"},
         {"sync message: a change whose payload claims 4 GiB", true, sync_frame([&] {
            Bytes change = pack([&](MsgpackWriter& w) {
@@ -113,13 +113,14 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
            });
            change = concat(change, kBin32Max);
            return pack([&](MsgpackWriter& w) {
-             w.array(7);
-             w.uint(2);
+             w.array(8);
+             w.uint(3);
              w.bin({});
              w.bin({});
              w.array(0);
              w.bin(change);
              w.nil();
+             w.uint(0);
              w.uint(0);
            });
          }()),
@@ -134,13 +135,14 @@ TEST_CASE("hostile peers: counts promising more than the bytes hold") {
            });
            change = concat(concat(change, kArray32Max), Bytes{0xc0, 0xc0, 0xc4, 0x00});
            return pack([&](MsgpackWriter& w) {
-             w.array(7);
-             w.uint(2);
+             w.array(8);
+             w.uint(3);
              w.bin({});
              w.bin({});
              w.array(0);
              w.bin(change);
              w.nil();
+             w.uint(0);
              w.uint(0);
            });
          }()),
