@@ -143,6 +143,8 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
     // A resumed session also saves what it offered at the start, so that an offer the peer
     // never answered stays stale; each state says whether the peer holds all of ours.
     session_output::SaveStates save;
+    const bool closed_by_us =
+        reason.code == CloseReason::Code::kNormal || reason.code == CloseReason::Code::kShutdown;
     for (auto& [doc_id, doc] : states_) {
       if (doc.engine) {
         if (auto state = doc.engine->saved_state(); state && state != doc.saved) {
@@ -152,8 +154,21 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
       }
       if (dialect_->automerge()) continue;  // no engine: nothing learnt
       ChangeGraph* graph = host_.find_document(doc_id);
-      // In sync both ways: both hold exactly our heads, whatever the shared heads lagged.
-      if (graph && in_sync(doc_id)) doc.sync.shared_heads = graph->heads();
+      // What is saved rests on what the peer said, not only on what we sent: has_our_changes
+      // counts a `complete` message as delivered once sent, which a connection that ended
+      // badly may have lost. Both hold exactly our heads when we hold the peer's latest
+      // heads and either they cover all of ours (the peer said so) or our complete message
+      // went out on a connection we closed ourselves (close() flushes what was queued first). A
+      // peer that closed (or crashed: the same FIN) may not have read it; the side that lacks
+      // something never counts as in sync, so at least one side offers the document again when
+      // resuming.
+      const auto& theirs = doc.sync.their_heads;
+      bool hold_theirs = graph && theirs && graph->pending_count() == 0 &&
+                         std::all_of(theirs->begin(), theirs->end(),
+                                     [&](const ChangeHash& h) { return graph->has(h); });
+      bool confirmed =
+          hold_theirs && (graph->covered_by(*theirs) || (closed_by_us && has_our_changes(doc_id)));
+      if (confirmed) doc.sync.shared_heads = graph->heads();
       if (doc.sync.shared_heads == doc.loaded_shared_heads && !resume_offered_.count(doc_id))
         continue;
       // Fresh only when the state saved says so by itself: a later session that leaves the
@@ -162,7 +177,7 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
       for (const auto& h : doc.sync.shared_heads) {
         if (graph && graph->has(h)) shared.push_back(h);
       }
-      bool fresh = graph && has_our_changes(doc_id) && graph->covered_by(shared);
+      bool fresh = confirmed && graph->covered_by(shared);
       save.states.push_back({doc_id, doc.sync.encode(), fresh});
     }
     save.peer = resume_record_;
