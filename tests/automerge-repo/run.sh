@@ -29,6 +29,6 @@ fi
 # and through a symlink's target), so the scripts are copied beside the install.
 cp "$here/interop.mjs" "$here/sync.mjs" "$work/"
 export DAGSYNC_AUTOMERGE_REPO_DIR="$work"
-# Only the cases that need no Automerge sync engine; "automerge-repo: sync*" is pending the
-# core's engine (see tests/README.md).
-exec "$binary" --no-skip --test-case='automerge-repo: interop*' --duration=false
+# The interop case (handshake, unavailable, ephemeral) and the sync case (two clients edit
+# and converge; a restarted server serves every edit to a third).
+exec "$binary" --no-skip --test-case='automerge-repo: interop*,automerge-repo: sync' --duration=false

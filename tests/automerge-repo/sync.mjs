@@ -1,6 +1,5 @@
-// PENDING the core's Automerge sync engine: with it, dagsync's server syncs real Automerge
-// documents. Run by the C++ test case "automerge-repo: sync (pending the Automerge engine)",
-// which is skipped and not run by run.sh until the engine lands.
+// dagsync's server syncing real Automerge documents. Run by the C++ test case
+// "automerge-repo: sync" (tests/session/automerge/test_automerge_repo_node.cpp, through run.sh).
 //
 //   node sync.mjs edit URL SERVER_PEER_ID        A creates a document and edits it; B finds it
 //                                                by its URL; both edit concurrently; both end

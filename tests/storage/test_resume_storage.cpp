@@ -93,6 +93,28 @@ TEST_CASE("storage: resume tracking on sqlite; the store id survives reopening")
   CHECK(another.store_id() != id);
 }
 
+TEST_CASE("storage: a schema 4 store migrates to 5: its changes read back as dagsync's") {
+  TempDir dir;
+  std::string path = dir.file("v4.db");
+  auto a = changes_of(3, 1);
+  {
+    SqliteStorage s(path);
+    s.append_changes("notes", a);
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const char* downgrade = "ALTER TABLE changes DROP COLUMN format; PRAGMA user_version = 4;";
+  REQUIRE(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+
+  SqliteStorage s(path);
+  CHECK(s.schema_version() == 5);
+  auto loaded = s.load_changes("notes");
+  REQUIRE(loaded.size() == 3);
+  CHECK(loaded[0].format() == ChangeFormat::kDagsync);
+  CHECK(loaded[2].hash() == a[2].hash());
+}
+
 TEST_CASE("storage: a schema 3 store migrates to 4 with a store id and its states stale") {
   TempDir dir;
   std::string path = dir.file("v3.db");
@@ -108,12 +130,13 @@ TEST_CASE("storage: a schema 3 store migrates to 4 with a store id and its state
   const char* downgrade =
       "DROP TABLE meta; DROP TABLE peers; DROP INDEX documents_by_seq; "
       "DROP INDEX sync_states_by_peer; ALTER TABLE documents DROP COLUMN seq; "
-      "ALTER TABLE sync_states DROP COLUMN stale; PRAGMA user_version = 3;";
+      "ALTER TABLE sync_states DROP COLUMN stale; ALTER TABLE changes DROP COLUMN format; "
+      "PRAGMA user_version = 3;";
   REQUIRE(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
 
   SqliteStorage s(path);
-  CHECK(s.schema_version() == 4);
+  CHECK(s.schema_version() == SqliteStorage::kSchemaVersion);  // 4, then 5
   CHECK(is_store_id(s.store_id()));
   CHECK(s.load_sync_state("notes", "peer") == Bytes{9});
   // Saved before tracking: stale, so the first resumed session syncs it as before.

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "automerge_vectors.h"
 #include "dagsync/memory_storage.h"
 #include "dagsync/sqlite_storage.h"
 #include "helpers.h"
@@ -139,4 +140,47 @@ TEST_CASE("storage contract: forget_peers_before keeps peers seen since") {
     CHECK(s->forget_peers_before(now + 3'600'000) == 1);
     CHECK_FALSE(s->load_sync_state("a", "p"));
   });
+}
+
+TEST_CASE("storage contract: Automerge changes load back as Automerge changes, verified") {
+  for_each_backend([](const Backend& b) {
+    // An actor id of 21 bytes: Automerge's ids are of any length.
+    ChunkFields first;
+    first.actor = Bytes(21, 0x5a);
+    first.message = "first";
+    Change c1 = am_change(first);
+    ChunkFields second = first;
+    second.seq = 2;
+    second.start_op = 2;
+    second.deps = {c1.hash()};
+    second.message = "second";
+    Change c2 = am_change(second);
+    ChangeGraph dagsync_doc(actor(1));
+    commit_n(dagsync_doc, 2, "x");
+    {
+      auto s = b.open();
+      std::vector<Change> both{c1, c2};
+      s->append_changes("automerge", both);
+      s->append_changes("dagsync", dagsync_doc.changes());
+    }
+    auto s = b.open();
+    auto loaded = s->load_changes("automerge");
+    REQUIRE(loaded.size() == 2);
+    CHECK(loaded[0].format() == ChangeFormat::kAutomerge);
+    CHECK(loaded[1].hash() == c2.hash());
+    CHECK(loaded[1].automerge_actor().size() == 21);
+    CHECK(loaded[1].message() == std::optional<std::string>("second"));
+    ChangeGraph graph(ChangeFormat::kAutomerge);
+    CHECK(graph.add(loaded).applied.size() == 2);
+    auto plain = s->load_changes("dagsync");
+    REQUIRE(plain.size() == 2);
+    CHECK(plain[0].format() == ChangeFormat::kDagsync);
+  });
+}
+
+TEST_CASE("Change::from_automerge_verified refuses a chunk that hashes to another hash") {
+  Change c = am_change(3, 1);
+  CHECK(Change::from_automerge_verified(c.bytes(), c.hash()).hash() == c.hash());
+  CHECK_THROWS_WITH_AS(Change::from_automerge_verified(c.bytes(), am_change(3, 2).hash()),
+                       doctest::Contains("hash mismatch"), GraphError);
 }

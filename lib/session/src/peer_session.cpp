@@ -24,6 +24,11 @@ class PeerSession::Host : public SessionHost {
     if (!repo) throw Error("repo gone");
     return repo->open(doc_id).graph;
   }
+  ChangeGraph& create_automerge_document(const std::string& doc_id) override {
+    auto repo = repo_.lock();
+    if (!repo) throw Error("repo gone");
+    return repo->open(doc_id, ChangeFormat::kAutomerge).graph;
+  }
   void discard_document(const std::string& doc_id) override {
     if (auto repo = repo_.lock()) repo->discard(doc_id);
   }
@@ -82,7 +87,10 @@ SessionConfig session_config(const RepoOptions& options, ListenOptions::Dialect 
     // protocol: the WebSocket's pings (TransportOptions::keepalive_interval) find dead peers.
     config.idle_timeout = std::chrono::milliseconds(0);
     config.heartbeat_interval = std::chrono::milliseconds(0);
-    config.automerge_sync_engine = options.automerge_sync_engine;
+    // The core's engine unless the application set its own.
+    config.automerge_sync_engine = options.automerge_sync_engine
+                                       ? options.automerge_sync_engine
+                                       : core_automerge_sync_engine(options.sync_limits);
   }
   return config;
 }

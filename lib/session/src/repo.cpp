@@ -55,14 +55,15 @@ RepoImpl::RepoImpl(asio::io_context& io_context, Transports& t, RepoOptions o)
   options.logger = log;
 }
 
-RepoImpl::Document& RepoImpl::open(const std::string& doc_id) {
+RepoImpl::Document& RepoImpl::open(const std::string& doc_id, ChangeFormat format) {
   if (auto* doc = loaded(doc_id)) return *doc;
   if (doc_id.empty() || doc_id.size() > Envelope::kMaxIdChars) {
     throw Error("document id must be 1 to " + std::to_string(Envelope::kMaxIdChars) + " bytes");
   }
-  auto doc = std::make_unique<Document>(options.graph_limits);
   StoredChanges from_storage = options.storage->load_changes_after(doc_id, 0);
   const auto& stored = from_storage.changes;
+  if (!stored.empty()) format = stored.front().format();
+  auto doc = std::make_unique<Document>(options.graph_limits, format);
   doc->stored_position = from_storage.position;
   if (!stored.empty()) {
     try {

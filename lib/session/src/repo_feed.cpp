@@ -67,7 +67,9 @@ void RepoImpl::drop_refused(Document& doc, const std::vector<ChangeHash>& refuse
   std::set<ChangeHash> gone(refused.begin(), refused.end());
   // The graph cannot remove a change: it is rebuilt without them, as it was before they
   // came (they were applied last, so nothing applied depends on them but each other).
-  ChangeGraph rebuilt(doc.graph.local_actor(), options.graph_limits);
+  ChangeGraph rebuilt = doc.graph.format() == ChangeFormat::kAutomerge
+                            ? ChangeGraph(ChangeFormat::kAutomerge, options.graph_limits)
+                            : ChangeGraph(doc.graph.local_actor(), options.graph_limits);
   std::vector<Change> keep;
   keep.reserve(doc.graph.size());
   for (const Change& c : doc.graph.changes()) {

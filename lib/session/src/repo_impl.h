@@ -26,7 +26,10 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   RepoImpl(asio::io_context& io, Transports& transports, RepoOptions options);
 
   struct Document {
-    explicit Document(GraphLimits limits) : graph(random_actor_id(), limits) {}
+    // Automerge documents have no local actor: Automerge makes their changes.
+    Document(GraphLimits limits, ChangeFormat format)
+        : graph(format == ChangeFormat::kAutomerge ? ChangeGraph(ChangeFormat::kAutomerge, limits)
+                                                   : ChangeGraph(random_actor_id(), limits)) {}
     ChangeGraph graph;
     Subscription local;
     // Set by Repo::commit while it commits a change it has already stored.
@@ -41,8 +44,9 @@ class RepoImpl : public std::enable_shared_from_this<RepoImpl> {
   };
 
   // Loads the document from storage if needed. Throws dagsync::Error for a bad id or a
-  // storage failure, leaving the repo unchanged.
-  Document& open(const std::string& doc_id);
+  // storage failure, leaving the repo unchanged. A stored document keeps the format of its
+  // stored changes; `format` is that of a new one (fixed from then on).
+  Document& open(const std::string& doc_id, ChangeFormat format = ChangeFormat::kDagsync);
   // The document, loaded from storage when stored there and not in memory; null if neither.
   Document* find(const std::string& doc_id);
   // The document if it is in memory; never loads.

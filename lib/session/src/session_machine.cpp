@@ -317,8 +317,10 @@ void SessionMachine::resume(const std::string& peer_store_id) {
 
 void SessionMachine::handle_request(const Envelope& message) {
   // A document the peer may not read is answered exactly as one we do not hold.
-  if (policy_.may_read(message.doc_id) && host_.find_document(message.doc_id)) {
-    return offer(message.doc_id);
+  if (policy_.may_read(message.doc_id)) {
+    if (ChangeGraph* graph = host_.find_document(message.doc_id)) {
+      if (!wrong_format(message.doc_id, *graph)) return offer(message.doc_id);
+    }
   }
   ++stats_.unavailable_sent;
   send_doc_message(Envelope::Type::kUnavailable, message.doc_id);
@@ -347,6 +349,22 @@ std::optional<std::string> SessionMachine::refuse_authorship(const ChangeGraph& 
     }
   }
   return std::nullopt;
+}
+
+bool SessionMachine::wrong_format(const std::string& doc_id, const ChangeGraph& graph) {
+  bool automerge = graph.format() == ChangeFormat::kAutomerge;
+  if (automerge == dialect_->automerge()) return false;
+  // A document's format is fixed when it is made: the other protocol's peers are answered
+  // unavailable (said once per session in the log) and the document is left as it was.
+  if (!logged_wrong_format_) {
+    logged_wrong_format_ = true;
+    log(Level::kWarn,
+        "document " + doc_id + " holds " +
+            (automerge ? "Automerge changes; a dagsync peer"
+                       : "dagsync changes; an automerge-repo peer") +
+            " cannot sync it: answering unavailable (further documents are not logged)");
+  }
+  return true;
 }
 
 void SessionMachine::refuse_document(const std::string& doc_id, const std::string& problem) {
@@ -385,6 +403,10 @@ void SessionMachine::handle_sync(const Envelope& envelope) {
     }
     graph = &host_.create_document(doc_id);
     created = true;
+  }
+  if (wrong_format(doc_id, *graph)) {
+    ++stats_.unavailable_sent;
+    return send_doc_message(Envelope::Type::kUnavailable, doc_id);
   }
   DocState& doc = state_for(doc_id);
   if (doc.refused) return;
@@ -497,6 +519,10 @@ void SessionMachine::handle_automerge_sync(const Envelope& envelope, bool reques
     states_.erase(doc_id);
     host_.discard_document(doc_id);
   };
+  if (!created && config_.automerge_sync_engine && wrong_format(doc_id, *graph)) {
+    share(doc_id);
+    return send_unavailable(doc_id);
+  }
   AutomergeSyncEngine* engine = engine_for(doc_id, *graph);
   if (!engine) {
     if (!config_.automerge_sync_engine && !logged_no_engine_) {
@@ -598,6 +624,7 @@ void SessionMachine::sync_document(const std::string& doc_id) {
     e.payload = std::move(*bytes);
     return send(std::move(e));
   }
+  if (graph->format() != ChangeFormat::kDagsync) return;  // never offered to dagsync peers
   GenerateOptions generate;
   generate.max_message_bytes = config_.max_message_bytes;
   generate.send_changes = !doc.read_only;

@@ -103,8 +103,7 @@ using SessionOutput =
     std::variant<session_output::Send, session_output::Close, session_output::Ready,
                  session_output::Sharing, session_output::Applied, session_output::Unavailable,
                  session_output::Created, session_output::SaveStates, session_output::Log,
-                 session_output::ReadOnly, session_output::Resumed,
-                 session_output::Ephemeral>;
+                 session_output::ReadOnly, session_output::Resumed, session_output::Ephemeral>;
 
 class SessionMachine {
  public:
@@ -190,6 +189,9 @@ class SessionMachine {
   // A document's changes were refused: on a connection we dialled, only that document stops
   // syncing (our server stays reachable for the others); otherwise the session closes.
   void refuse_document(const std::string& doc_id, const std::string& problem);
+  // Whether the document's change format is not the one this session's dialect syncs
+  // (logged once per session); the caller answers unavailable.
+  bool wrong_format(const std::string& doc_id, const ChangeGraph& graph);
   void send_hello();
   void send(Envelope message);
   void send_doc_message(Envelope::Type type, const std::string& doc_id);
@@ -213,6 +215,7 @@ class SessionMachine {
   bool refused_permanently_ = false;
   bool logged_creation_refusal_ = false;
   bool logged_no_engine_ = false;
+  bool logged_wrong_format_ = false;
   std::optional<SessionClock::time_point> hello_deadline_;
   std::optional<SessionClock::time_point> next_heartbeat_;
   std::optional<SessionClock::time_point> idle_deadline_;

@@ -62,6 +62,11 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (kind, key)
       );
     )sql",
+    // 2: each change's format (ChangeFormat: 0 dagsync, 1 an Automerge change chunk), so
+    // Automerge documents load as what they are. Rows before it are dagsync's.
+    R"sql(
+      ALTER TABLE dagsync_changes ADD COLUMN format BIGINT NOT NULL DEFAULT 0;
+    )sql",
 };
 static_assert(std::size(kMigrations) == PostgresStorage::kSchemaVersion);
 
@@ -553,7 +558,8 @@ StoredChanges PostgresStorage::load_changes_after(const std::string& doc_id,
   StoredChanges out;
   out.position = position;
   Result r = impl_->exec(
-      "SELECT c.pos, c.hash, c.bytes FROM dagsync_changes c JOIN dagsync_documents d ON d.id = "
+      "SELECT c.pos, c.hash, c.bytes, c.format FROM dagsync_changes c JOIN dagsync_documents d ON "
+      "d.id = "
       "c.doc WHERE d.name = $1 AND c.pos > $2 ORDER BY c.pos",
       Params{}.text(doc_id).integer(position), "loading changes");
   out.changes.reserve(static_cast<std::size_t>(r.rows()));
@@ -565,7 +571,14 @@ StoredChanges PostgresStorage::load_changes_after(const std::string& doc_id,
                     " bytes, over the limit of " + std::to_string(impl_->options.max_change_bytes));
       }
       ChangeHash hash = ChangeHash::from_bytes(r.bytes(i, 1));
-      out.changes.push_back(Change::decode_verified(r.bytes(i, 2), hash));
+      std::int64_t format = r.int8(i, 3);
+      if (format == static_cast<std::int64_t>(ChangeFormat::kAutomerge)) {
+        out.changes.push_back(Change::from_automerge_verified(r.bytes(i, 2), hash));
+      } else if (format == static_cast<std::int64_t>(ChangeFormat::kDagsync)) {
+        out.changes.push_back(Change::decode_verified(r.bytes(i, 2), hash));
+      } else {
+        throw Error("unknown change format " + std::to_string(format));
+      }
     } catch (const Error& e) {
       throw Error("postgresql: " + impl_->described + ": document " + doc_id +
                   ": corrupt change in row " + std::to_string(row) + ": " + e.what());
@@ -583,14 +596,15 @@ void PostgresStorage::append_changes(const std::string& doc_id, std::span<const 
       std::size_t added = 0;
       for (const Change& c : changes) {
         Result r = impl_->exec(
-            "INSERT INTO dagsync_changes (doc, hash, actor, seq, bytes) VALUES ($1, $2, $3, $4, "
-            "$5) ON CONFLICT (doc, hash) DO NOTHING",
+            "INSERT INTO dagsync_changes (doc, hash, actor, seq, bytes, format) VALUES ($1, $2, "
+            "$3, $4, $5, $6) ON CONFLICT (doc, hash) DO NOTHING",
             Params{}
                 .integer(doc)
                 .bytes(c.hash().view())
                 .bytes(c.actor().view())
                 .integer(static_cast<std::int64_t>(c.seq()))
-                .bytes(c.bytes()),
+                .bytes(c.bytes())
+                .integer(static_cast<std::int64_t>(c.format())),
             "storing a change");
         added += r.affected();
       }

@@ -74,6 +74,11 @@ constexpr const char* kMigrations[] = {
         offered_seq INTEGER NOT NULL
       );
     )sql",
+    // 5: each change's format (ChangeFormat: 0 dagsync, 1 an Automerge change chunk), so
+    // Automerge documents load as what they are. Rows before it are dagsync's.
+    R"sql(
+      ALTER TABLE changes ADD COLUMN format INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 static_assert(SqliteStorage::kApplicationId == 1145525041);
 static_assert(std::size(kMigrations) == SqliteStorage::kSchemaVersion);
@@ -348,13 +353,20 @@ std::vector<Change> SqliteStorage::load_changes(const std::string& doc_id) {
   std::int64_t doc = document_key(doc_id, false);
   std::vector<Change> out;
   if (doc < 0) return out;
-  Statement q(db_, "SELECT rowid, hash, bytes FROM changes WHERE doc = ? ORDER BY rowid");
+  Statement q(db_, "SELECT rowid, hash, bytes, format FROM changes WHERE doc = ? ORDER BY rowid");
   q.bind(1, doc);
   while (q.step()) {
     std::int64_t row = q.integer(0);
     try {
       ChangeHash hash = ChangeHash::from_bytes(q.blob(1));
-      out.push_back(Change::decode_verified(q.blob(2), hash));
+      std::int64_t format = q.integer(3);
+      if (format == static_cast<std::int64_t>(ChangeFormat::kAutomerge)) {
+        out.push_back(Change::from_automerge_verified(q.blob(2), hash));
+      } else if (format == static_cast<std::int64_t>(ChangeFormat::kDagsync)) {
+        out.push_back(Change::decode_verified(q.blob(2), hash));
+      } else {
+        throw Error("unknown change format " + std::to_string(format));
+      }
     } catch (const Error& e) {
       throw Error("sqlite: " + path_ + ": document " + doc_id + ": corrupt change in row " +
                   std::to_string(row) + ": " + e.what());
@@ -367,12 +379,14 @@ void SqliteStorage::append_changes(const std::string& doc_id, std::span<const Ch
   if (changes.empty()) return;
   in_transaction([&] {
     std::int64_t doc = document_key(doc_id, true);
-    Statement insert(
-        db_, "INSERT OR IGNORE INTO changes (doc, hash, actor, seq, bytes) VALUES (?, ?, ?, ?, ?)");
+    Statement insert(db_,
+                     "INSERT OR IGNORE INTO changes (doc, hash, actor, seq, bytes, format) "
+                     "VALUES (?, ?, ?, ?, ?, ?)");
     int stored = 0;
     for (const Change& c : changes) {
       insert.bind(1, doc).bind(2, c.hash().view()).bind(3, c.actor().view());
       insert.bind(4, static_cast<std::int64_t>(c.seq())).bind(5, c.bytes());
+      insert.bind(6, static_cast<std::int64_t>(c.format()));
       insert.step();
       stored += sqlite3_changes(db_);
       insert.reset();

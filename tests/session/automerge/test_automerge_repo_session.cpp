@@ -9,6 +9,8 @@
 
 #include "automerge_ids.h"
 #include "automerge_repo_message.h"
+#include "automerge_vectors.h"
+#include "dagsync/automerge/sync.h"
 #include "dagsync/error.h"
 #include "net_helpers.h"
 #include "temp_dir.h"
@@ -19,7 +21,7 @@ namespace {
 using Type = AutomergeRepoMessage::Type;
 using Dialect = ListenOptions::Dialect;
 
-// Stands in for the core's Automerge engine. A message "C" + a dagsync change's bytes adds
+// Stands in for the core's Automerge engine. A message "C" + an Automerge change chunk adds
 // that change; "X" is undecodable (DecodeError), "G" a change the document refuses
 // (GraphError); "N" says nothing. generate() answers "H" + the number of changes held each
 // time that number changed since it last spoke, so a test sees what reaches each peer.
@@ -31,7 +33,7 @@ struct FakeEngine : AutomergeSyncEngine {
     if (message[0] == 'X') throw DecodeError("fake: not a sync message");
     if (message[0] == 'G') throw GraphError("fake: refused change");
     if (message[0] != 'C' || !apply_changes) return {};
-    return graph.add(Change::decode(message.subspan(1))).applied;
+    return graph.add(Change::from_automerge(message.subspan(1))).applied;
   }
   std::optional<Bytes> generate() override {
     if (graph.size() == told) return std::nullopt;
@@ -53,6 +55,27 @@ AutomergeSyncEngineFactory fake_engines() {
     return std::make_unique<FakeEngine>(g, saved);
   };
 }
+
+// Authors Automerge change chunks (no operations: the server does not read them), each on
+// the previous one, under an actor of its own.
+struct AmAuthor {
+  AmAuthor() : actor(next_actor++) {}
+  Change commit(const Bytes& text) {
+    ChunkFields f;
+    f.actor = Bytes(16, actor);
+    f.seq = ++seq;
+    f.start_op = seq;
+    f.message.assign(text.begin(), text.end());
+    if (last) f.deps = {*last};
+    Change c = am_change(f);
+    last = c.hash();
+    return c;
+  }
+  static inline std::uint8_t next_actor = 1;
+  std::uint8_t actor;
+  std::uint64_t seq = 0;
+  std::optional<ChangeHash> last;
+};
 
 std::string doc_id(std::uint8_t n) {
   return base58check_encode(Bytes(16, n));
@@ -229,7 +252,7 @@ TEST_CASE(
 
   Client alice = server.client("peer-alice");
   alice.joined();
-  ChangeGraph authored;
+  AmAuthor authored;
   alice.doc_message(Type::kSync, doc, change_message(authored.commit(text("hello"))));
   auto* answer = alice.wait_for(Type::kSync);
   REQUIRE(answer);
@@ -254,7 +277,7 @@ TEST_CASE("automerge-repo session: a request for a stored document is answered w
     Server first(options);
     Client alice = first.client("peer-alice");
     alice.joined();
-    ChangeGraph authored;
+    AmAuthor authored;
     alice.doc_message(Type::kSync, doc, change_message(authored.commit(text("one"))));
     REQUIRE(alice.wait_for(Type::kSync));
   }
@@ -271,18 +294,8 @@ TEST_CASE("automerge-repo session: a request for a stored document is answered w
 }
 
 TEST_CASE(
-    "automerge-repo session: without an engine, sync is answered unavailable and "
-    "nothing is stored") {
-  Server none({}, false);
-  Client early = none.client("peer-early");
-  early.joined();
-  ChangeGraph mine;
-  early.doc_message(Type::kSync, doc_id(3), change_message(mine.commit(text("x"))));
-  REQUIRE(early.wait_for(Type::kDocUnavailable));
-  CHECK(none.repo->documents().empty());
-  CHECK(contains(none.log.text(), "no Automerge sync engine"));
-  CHECK_FALSE(early.closed);
-
+    "automerge-repo session: an engine that does not take the document is answered "
+    "unavailable and nothing is stored") {
   // An engine that does not take the document (its format is dagsync's own).
   Server bare([] {
     RepoOptions o;
@@ -293,7 +306,7 @@ TEST_CASE(
   }());
   Client alice = bare.client("peer-alice");
   alice.joined();
-  ChangeGraph authored;
+  AmAuthor authored;
   alice.doc_message(Type::kSync, doc_id(3), change_message(authored.commit(text("x"))));
   REQUIRE(alice.wait_for(Type::kDocUnavailable));
   CHECK(bare.repo->documents().empty());
@@ -356,7 +369,7 @@ TEST_CASE("automerge-repo session: access control answers unreadable documents u
   Server server(options);
   Client alice = server.client("peer-alice");
   alice.joined();
-  ChangeGraph authored;
+  AmAuthor authored;
   alice.doc_message(Type::kSync, secret, change_message(authored.commit(text("x"))));
   REQUIRE(alice.wait_for(Type::kDocUnavailable));
   alice.doc_message(Type::kSync, open_doc, change_message(authored.commit(text("y"))));
@@ -371,7 +384,7 @@ TEST_CASE("automerge-repo session: hostile input closes that client only, nothin
     std::function<void(Client&)> send;
     std::string logged;
   };
-  ChangeGraph authored;
+  AmAuthor authored;
   Change change = authored.commit(text("x"));
   std::vector<Case> cases = {
       {"malformed CBOR",
@@ -443,13 +456,217 @@ TEST_CASE("automerge-repo session: the engine's state is saved per peer and give
     Server server(options);
     Client alice = server.client("peer-alice");
     alice.joined();
-    ChangeGraph authored;
+    AmAuthor authored;
     alice.doc_message(Type::kSync, doc, change_message(authored.commit(text("r"))));
     REQUIRE(alice.wait_for(Type::kSync));
   }
   REQUIRE(given.size() == 2);
   CHECK_FALSE(given[0]);
   CHECK(given[1] == std::optional<Bytes>(Bytes{'S', 1}));
+}
+
+}  // namespace dagsync::test
+
+// With no engine set, the Repo runs the core's Automerge sync protocol: what follows sends
+// real Automerge sync messages (0x42) carrying change chunks.
+namespace dagsync::test {
+namespace {
+
+namespace am = dagsync::automerge;
+
+Bytes am_sync(const std::vector<Change>& changes) {
+  am::SyncMessage m;
+  for (const auto& c : changes) m.heads.push_back(c.hash());
+  std::sort(m.heads.begin(), m.heads.end());
+  m.changes = changes;
+  return m.encode();
+}
+
+// A client's own Automerge replica, synced with the server until it holds `want` (bounded).
+struct AmReplica {
+  ChangeGraph graph{ChangeFormat::kAutomerge};
+  am::SyncState state;
+  bool sync_until(Client& client, const std::string& doc, Type first, const ChangeHash& want) {
+    Type type = first;
+    for (int round = 0; round < 8 && !graph.has(want); ++round) {
+      auto m = am::generate_sync_message(graph, state);
+      if (m) client.doc_message(type, doc, m->encode());
+      type = Type::kSync;
+      auto* reply = client.wait_for(Type::kSync);
+      if (!reply) return false;
+      am::receive_sync_message(graph, state, am::SyncMessage::decode(reply->data));
+    }
+    return graph.has(want);
+  }
+};
+
+std::size_t find_bytes(ByteView haystack, ByteView needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end());
+  REQUIRE(it != haystack.end());
+  return static_cast<std::size_t>(it - haystack.begin());
+}
+
+}  // namespace
+
+TEST_CASE(
+    "automerge-repo session: the core's engine applies real Automerge changes, stores them, "
+    "and a restarted server serves them") {
+  TempDir dir;
+  std::string path = (dir.path / "server.db").string();
+  std::string doc = doc_id(21);
+  AmAuthor authored;
+  Change first = authored.commit(text("first"));
+  Change second = authored.commit(text("second"));
+  {
+    RepoOptions options;
+    options.storage = std::make_shared<SqliteStorage>(path);
+    Server server(options, false);  // no engine set: the core's
+    Client alice = server.client("peer-alice");
+    alice.joined();
+    alice.doc_message(Type::kSync, doc, am_sync({first, second}));
+    auto* reply = alice.wait_for(Type::kSync);
+    REQUIRE(reply);
+    CHECK(am::SyncMessage::decode(reply->data).heads ==
+          std::vector<ChangeHash>{second.hash()});  // it holds what alice sent
+    ChangeGraph* held = server.repo->find(doc);
+    REQUIRE(held);
+    CHECK(held->format() == ChangeFormat::kAutomerge);
+    CHECK(held->size() == 2);
+  }
+  // The store reads the rows back as Automerge changes, verified against their hashes.
+  SqliteStorage reopened(path);
+  auto stored = reopened.load_changes(doc);
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[0].format() == ChangeFormat::kAutomerge);
+  CHECK(stored[1].hash() == second.hash());
+  CHECK(stored[1].automerge_actor().size() == 16);
+
+  RepoOptions options;
+  options.storage = std::make_shared<SqliteStorage>(path);
+  Server restarted(options, false);
+  Client bob = restarted.client("peer-bob");
+  bob.joined();
+  AmReplica replica;
+  REQUIRE(replica.sync_until(bob, doc, Type::kRequest, second.hash()));
+  CHECK(replica.graph.size() == 2);
+  CHECK(bob.count(Type::kDocUnavailable) == 0);
+}
+
+TEST_CASE(
+    "automerge-repo session: a document of the other format is refused, unchanged, both ways") {
+  Server server({}, false);
+  // A dagsync document, made locally: an automerge-repo peer cannot sync it.
+  std::string dagsync_doc = doc_id(22);
+  server.repo->commit(dagsync_doc, text("dagsync's own"));
+  Client alice = server.client("peer-alice");
+  alice.joined();
+  AmAuthor authored;
+  alice.doc_message(Type::kSync, dagsync_doc, am_sync({authored.commit(text("x"))}));
+  REQUIRE(alice.wait_for(Type::kDocUnavailable));
+  CHECK(contains(server.log.text(), "holds dagsync changes"));
+  CHECK(server.repo->find(dagsync_doc)->size() == 1);
+  CHECK(server.repo->find(dagsync_doc)->format() == ChangeFormat::kDagsync);
+  CHECK_FALSE(alice.closed);
+
+  // An Automerge document: a dagsync peer asking for it is told it is unavailable.
+  std::string am_doc = doc_id(23);
+  AmAuthor other;
+  Change chunk = other.commit(text("y"));
+  alice.doc_message(Type::kSync, am_doc, am_sync({chunk}));
+  REQUIRE(alice.wait_for(Type::kSync));
+  REQUIRE(server.repo->find(am_doc));
+  std::string url = server.repo->listen("tcp://127.0.0.1:0");
+  RepoOptions client_options;
+  client_options.peer_id = "dagsync-client";
+  client_options.logger = quiet_logger();
+  Repo client(server.io, server.transports, client_options);
+  bool unavailable = false;
+  auto sub = client.on_peer_event([&](const PeerEvent& e) {
+    if (e.kind == PeerEvent::Kind::kUnavailable && e.detail == am_doc) unavailable = true;
+  });
+  client.connect(url);
+  client.request(am_doc);
+  REQUIRE(run_until(
+      server.io, [&] { return unavailable; }, std::chrono::seconds(10)));
+  CHECK(contains(server.log.text(), "holds Automerge changes"));
+  CHECK(server.repo->find(am_doc)->size() == 1);
+  ChangeGraph* asked = client.find(am_doc);  // the request's empty local document
+  CHECK((!asked || asked->size() == 0));
+}
+
+TEST_CASE(
+    "automerge-repo session: hostile chunks from a real-looking client are refused, "
+    "nothing stored, other clients unaffected") {
+  AmAuthor honest;
+  Change good = honest.commit(text("hostile-message"));
+  Bytes valid = am_sync({good});
+  std::size_t chunk_at = find_bytes(valid, good.bytes());
+  Bytes bad_checksum = valid;
+  bad_checksum[chunk_at + 4] ^= 0x01;  // magic (4 bytes), then the checksum
+  Bytes bad_hash = valid;              // the checksum no longer matches the bytes it covers
+  bad_hash[find_bytes(valid, text("hostile-message"))] ^= 0x01;
+
+  struct Case {
+    std::string name;
+    Bytes message;
+  };
+  for (const auto& test : {Case{"bad checksum", bad_checksum}, Case{"hash mismatch", bad_hash}}) {
+    CAPTURE(test.name);
+    TempDir dir;
+    auto storage = std::make_shared<SqliteStorage>((dir.path / "server.db").string());
+    RepoOptions options;
+    options.storage = storage;
+    Server server(options, false);
+    Client bystander = server.client("peer-bystander");
+    bystander.joined();
+    Client hostile = server.client("peer-hostile");
+    hostile.joined();
+    hostile.doc_message(Type::kSync, doc_id(24), test.message);
+    CHECK(hostile.wait_closed());
+    CHECK(contains(server.log.text(), "bad Automerge sync message"));
+    CHECK(contains(server.log.text(), "checksum"));
+    CHECK(hostile.count(Type::kError) == 1);
+    CHECK(server.repo->documents().empty());
+    CHECK(storage->list_documents().empty());
+    // The other client goes on, on the same document id.
+    bystander.doc_message(Type::kSync, doc_id(24), valid);
+    REQUIRE(bystander.wait_for(Type::kSync));
+    CHECK_FALSE(bystander.closed);
+    CHECK(storage->load_changes(doc_id(24)).size() == 1);
+  }
+
+  // Equivocation: a second change at an actor's seq 1. The first stays, the second is never
+  // stored or relayed.
+  TempDir dir;
+  auto storage = std::make_shared<SqliteStorage>((dir.path / "server.db").string());
+  RepoOptions options;
+  options.storage = storage;
+  Server server(options, false);
+  Client bystander = server.client("peer-bystander");
+  bystander.joined();
+  Client hostile = server.client("peer-hostile");
+  hostile.joined();
+  std::string doc = doc_id(25);
+  hostile.doc_message(Type::kSync, doc, valid);
+  REQUIRE(hostile.wait_for(Type::kSync));
+  ChunkFields twin;
+  twin.actor = Bytes(16, honest.actor);
+  twin.seq = 1;
+  twin.message = "the other seq 1";
+  Change forged = am_change(twin);
+  REQUIRE(forged.hash() != good.hash());
+  hostile.doc_message(Type::kSync, doc, am_sync({forged}));
+  CHECK(hostile.wait_closed());
+  CHECK(contains(server.log.text(), "equivocation"));
+  auto stored = storage->load_changes(doc);
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0].hash() == good.hash());
+  CHECK_FALSE(server.repo->find(doc)->has(forged.hash()));
+  // The bystander syncs the document and receives only the honest change.
+  AmReplica replica;
+  REQUIRE(replica.sync_until(bystander, doc, Type::kRequest, good.hash()));
+  CHECK(replica.graph.size() == 1);
+  CHECK_FALSE(bystander.closed);
 }
 
 }  // namespace dagsync::test

@@ -65,6 +65,10 @@ class Change {
   static Change from_automerge(ByteView bytes, const AutomergeLimits& limits = {});
   static Change from_automerge_prefix(ByteView bytes, std::size_t& used,
                                       const AutomergeLimits& limits = {});
+  // from_automerge() that also checks the chunk hashes to `expected` (decode_verified()'s
+  // counterpart, for stored chunks); GraphError on mismatch.
+  static Change from_automerge_verified(ByteView bytes, const ChangeHash& expected,
+                                        const AutomergeLimits& limits = {});
   // The graph's key for an Automerge actor id: the first 16 bytes of SHA-256 over a
   // domain tag and the id, so that ids of any length (or ones chosen to collide with another
   // actor's key) map to distinct keys.

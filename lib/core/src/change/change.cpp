@@ -266,4 +266,14 @@ Change Change::decode_verified(ByteView bytes, const ChangeHash& expected,
   return c;
 }
 
+Change Change::from_automerge_verified(ByteView bytes, const ChangeHash& expected,
+                                       const AutomergeLimits& limits) {
+  Change c = from_automerge(bytes, limits);
+  if (c.hash() != expected) {
+    throw GraphError("Automerge change: hash mismatch: chunk hashes to " + c.hash().hex() +
+                     ", expected " + expected.hex());
+  }
+  return c;
+}
+
 }  // namespace dagsync

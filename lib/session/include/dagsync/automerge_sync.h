@@ -33,6 +33,7 @@
 
 #include "dagsync/bytes.h"
 #include "dagsync/change_graph.h"
+#include "dagsync/limits.h"
 
 namespace dagsync {
 
@@ -52,5 +53,11 @@ class AutomergeSyncEngine {
 // peer, if any; an engine that cannot read it starts afresh.
 using AutomergeSyncEngineFactory = std::function<std::unique_ptr<AutomergeSyncEngine>(
     ChangeGraph& document, const std::optional<Bytes>& saved)>;
+
+// The engine over the core's Automerge sync protocol (dagsync/automerge/sync.h): messages
+// decoded within `limits`, Automerge's sync state saved per (document, peer) as its 0x43
+// form (an unreadable saved state starts afresh). Returns null for a graph that does not
+// hold Automerge changes. A Repo uses it when RepoOptions::automerge_sync_engine is unset.
+AutomergeSyncEngineFactory core_automerge_sync_engine(const SyncLimits& limits = {});
 
 }  // namespace dagsync

@@ -124,9 +124,8 @@ struct RepoOptions {
   // peer on arrival (one in flight per document and peer).
   std::size_t max_message_bytes = 1u << 20;
   // Automerge documents over automerge-repo's protocol (ListenOptions::Dialect::kAutomergeRepo,
-  // docs/automerge.md). Without an engine, such peers complete the handshake, requests are
-  // answered (doc-unavailable when storage lacks the document) and ephemeral messages are
-  // relayed, but sync messages are answered doc-unavailable.
+  // docs/automerge.md): the engine that syncs each document with each such peer. Unset: the
+  // core's Automerge sync protocol (core_automerge_sync_engine(sync_limits)).
   AutomergeSyncEngineFactory automerge_sync_engine;
   // Sent to automerge-repo peers as peerMetadata.storageId: set it only when storage is
   // durable, since clients then keep their shared heads with this server. Empty: none.

@@ -46,7 +46,7 @@ struct PostgresOptions {
 
 class PostgresStorage : public Storage {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // Writes refuse longer (or empty) document ids, before anything is written.
   static constexpr std::size_t kMaxDocIdBytes = 4096;
   // The NOTIFY channel of appends is this followed by the store id (stores in several

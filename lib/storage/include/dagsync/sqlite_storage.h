@@ -68,7 +68,7 @@ struct SyncStateInfo {
 
 class SqliteStorage : public Storage {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   // PRAGMA application_id of a dagsync store ("DGS1"), set from schema version 2 on.
   static constexpr std::int32_t kApplicationId = 0x44475331;
 
