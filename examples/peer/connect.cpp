@@ -153,13 +153,24 @@ class ConnectCommand {
       if (!final_error_.empty()) return kExitUnreachable;
       if (unavailable_) return kExitNoDocument;
       if (read_only_) return kExitReadOnly;
-      if (!peer_.empty() && repo_.in_sync_with(peer_, options_.doc)) {
+      if (!peer_.empty() && admitted() && repo_.in_sync_with(peer_, options_.doc)) {
         doc_ready_ = true;
         return kExitOk;
       }
       if (Clock::now() > deadline) return kExitFailed;
       io_.run_one_for(kPollInterval);
     }
+  }
+
+  // The server sent something after its hello: it read ours and did not refuse us (the
+  // hellos cross before either is checked, and a resumed session may find an unchanged
+  // document in sync from its saved state before a refusal arrives). A resumed session
+  // with nothing to sync shows it by its first heartbeat.
+  bool admitted() const {
+    for (const auto& p : repo_.peers()) {
+      if (p.peer_id == peer_ && p.connected && p.frames_received >= 2) return true;
+    }
+    return false;
   }
 
   std::string failure_text(int outcome) const {
