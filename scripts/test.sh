@@ -8,13 +8,13 @@
 #   scripts/test.sh                 # all three phases (what .ci/run does)
 #   scripts/test.sh --quick         # phase 1 only
 #   scripts/test.sh --sanitize      # phase 2 only
-#   scripts/test.sh --fuzz [SECS]   # phase 3 only, SECS per target (default 20; hours for a long run)
+#   scripts/test.sh --fuzz [SECS]   # phase 3 only, SECS per target (default 15; hours for a long run)
 # DAGSYNC_SEEDS / DAGSYNC_SIM_SEEDS override the randomised tests' seed counts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-all}
-fuzz_seconds=${DAGSYNC_FUZZ_SECONDS:-20}
+fuzz_seconds=${DAGSYNC_FUZZ_SECONDS:-15}
 [ "$mode" = "--fuzz" ] && [ -n "${2:-}" ] && fuzz_seconds=$2
 case "$mode" in all | --quick | --sanitize | --fuzz) ;; *) echo "usage: $0 [--quick|--sanitize|--fuzz [SECS]]" >&2; exit 2 ;; esac
 
