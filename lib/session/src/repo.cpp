@@ -258,6 +258,7 @@ void RepoImpl::emit(const PeerEvent& event) {
       break;
     case PeerEvent::Kind::kConnected:
     case PeerEvent::Kind::kDisconnected:
+    case PeerEvent::Kind::kReadOnly:
       break;
   }
   peer_listeners.notify(event);
