@@ -9,19 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$1
 binary=$2
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "run.sh: $tool not found; skipping (scripts/bootstrap.sh installs nodejs and npm)"
-    exit 77
-  fi
-done
-
-mkdir -p "$work"
-if [ ! -f "$work/node_modules/ws/package.json" ] || ! cmp -s "$here/package-lock.json" "$work/package-lock.json"; then
-  cp "$here/package.json" "$here/package-lock.json" "$work/"
-  (cd "$work" && npm ci --no-audit --no-fund --loglevel=error) ||
-    { echo "run.sh: npm ci failed in $work (is the npm registry reachable?)" >&2; exit 1; }
-fi
+# shellcheck source=../support/npm_install.sh
+source "$here/../support/npm_install.sh"
+npm_install "$here" "$work" ws
 
 # ws_client.js stays in the source tree; require('ws') finds the install through NODE_PATH.
 export NODE_PATH="$work/node_modules"
