@@ -504,21 +504,6 @@ TEST_CASE("ws: closing a listener keeps its connections; dropping objects mid-fl
 // ---- interop with the npm `ws` client ----------------------------------------------------
 // Skipped unless run with --no-skip: tests/node/run.sh installs `ws` (npm ci, pinned by
 // package-lock.json), sets DAGSYNC_WS_NODE_SCRIPT and runs this case.
-namespace {
-
-std::string line_starting(const std::string& text, const std::string& prefix) {
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(at, end - at);
-    if (line.rfind(prefix, 0) == 0) return line;
-    at = end + 1;
-  }
-  return "";
-}
-
-}  // namespace
 
 TEST_CASE("ws: interop with the npm ws client (tests/node)" * doctest::skip()) {
   const char* script = std::getenv("DAGSYNC_WS_NODE_SCRIPT");

@@ -85,4 +85,18 @@ inline bool wait_for_child(asio::io_context& io, pid_t pid, ChildOutput& output,
   return finished;
 }
 
+// The first line of a child's output that starts with `prefix` (whole, without its
+// newline), or "" when none does: the interop scripts report one result per line.
+inline std::string line_starting(const std::string& text, const std::string& prefix) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    if (line.rfind(prefix, 0) == 0) return line;
+    at = end + 1;
+  }
+  return "";
+}
+
 }  // namespace dagsync::test

@@ -14,18 +14,6 @@
 namespace dagsync::test {
 namespace {
 
-std::string line_starting(const std::string& text, const std::string& prefix) {
-  std::size_t at = 0;
-  while (at < text.size()) {
-    std::size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(at, end - at);
-    if (line.rfind(prefix, 0) == 0) return line;
-    at = end + 1;
-  }
-  return "";
-}
-
 std::string script(const char* name) {
   const char* dir = std::getenv("DAGSYNC_AUTOMERGE_REPO_DIR");
   REQUIRE_MESSAGE(dir != nullptr, "run through tests/automerge-repo/run.sh");
