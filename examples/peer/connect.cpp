@@ -26,6 +26,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kPollInterval{20};
+// The goodbye ends by itself after RepoOptions::goodbye_timeout; this only bounds the wait.
+constexpr std::chrono::seconds kGoodbyeWait{5};
 constexpr std::chrono::milliseconds kDeliveryCheckInterval{100};
 
 // The client's TLS settings: the CA that must have signed the server's certificate.
@@ -71,7 +73,6 @@ class ConnectCommand {
     }
     progress.finish();
     if (outcome != kExitOk) throw Failure(outcome, failure_text(outcome));
-    io_.poll();  // let the last acknowledgements go out
     if (!undelivered_.empty()) {
       std::printf("delivered to %s\n", peer_.c_str());
       undelivered_.clear();
@@ -79,10 +80,22 @@ class ConnectCommand {
     if (options_.action == "sync") std::printf("%s\n", progress.summary(peer_).c_str());
     if (options_.action == "list") print_document(options_.doc, *repo_.find(options_.doc));
     if (options_.action == "status") print_status(repo_);
+    std::fflush(stdout);
+    leave();
     return kExitOk;
   }
 
  private:
+  // Leaves on purpose: the server's answer to our goodbye confirms that what we sent last
+  // arrived, so the next connection resumes without offering it again. Bounded by the
+  // goodbye timeout; a server that does not answer only costs that next connection a few
+  // messages.
+  void leave() {
+    repo_.disconnect(options_.url);
+    auto deadline = Clock::now() + kGoodbyeWait;
+    while (!repo_.peers().empty() && Clock::now() < deadline) io_.run_one_for(kPollInterval);
+  }
+
   void commit(Bytes payload) {
     Change c = repo_.commit(options_.doc, std::move(payload), std::nullopt, now_ms());
     undelivered_.push_back(c.hash());
@@ -235,6 +248,7 @@ class ConnectCommand {
     delivery.cancel();
     io_.restart();
     input.close();
+    leave();
     if (!final_error_.empty()) throw Failure(kExitUnreachable, failure_text(kExitUnreachable));
     if (unavailable_) throw Failure(kExitNoDocument, failure_text(kExitNoDocument));
     check_delivery();

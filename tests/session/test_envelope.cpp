@@ -11,7 +11,7 @@ using namespace dagsync;
 using namespace dagsync::test;
 
 TEST_CASE("envelope: every type round trips through its encoding") {
-  std::vector<Envelope> all(9);
+  std::vector<Envelope> all(10);
   all[0].type = Envelope::Type::kHello;
   all[0].protocol_version = 1;
   all[0].peer_id = "peer";
@@ -33,6 +33,8 @@ TEST_CASE("envelope: every type round trips through its encoding") {
   all[7].code = Envelope::kErrorUnauthorized;  // the optional second error field
   all[8].type = Envelope::Type::kReadOnly;
   all[8].doc_id = "read me";
+  all[9].type = Envelope::Type::kGoodbye;
+  all[9].count = 12345;
   for (std::size_t i = 0; i < all.size(); ++i) {
     all[i].seq = 1000 + i;
     const Envelope& e = all[i];
@@ -49,8 +51,14 @@ TEST_CASE("envelope: every type round trips through its encoding") {
     CHECK(back.error == e.error);
     CHECK(back.token == e.token);
     CHECK(back.code == e.code);
+    CHECK(back.count == e.count);
     CHECK(back.encode() == bytes);
   }
+  // A goodbye takes exactly its count: a heartbeat-shaped one (no fields) is refused.
+  Bytes bare = all[5].encode();
+  bare[2] = static_cast<std::uint8_t>(Envelope::Type::kGoodbye);
+  CHECK_THROWS_WITH_AS(Envelope::decode(bare, 1024), doctest::Contains("goodbye takes 1"),
+                       DecodeError);
 }
 
 TEST_CASE("envelope: a sync frame built in the payload's buffer equals the encoded envelope") {

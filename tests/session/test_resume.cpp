@@ -70,7 +70,11 @@ struct Fixture {
     client = std::make_unique<Repo>(io, transports, options("client", client_storage));
     client->connect(url);
   }
+  // A client that leaves on purpose says goodbye: the server's answer confirms that what
+  // the client sent last arrived, so both save their states as fresh.
   void stop_client() {
+    client->disconnect(url);
+    REQUIRE(run_until(io, [&] { return client->peers().empty(); }));
     client.reset();  // states saved
     settle(io);
     REQUIRE(run_until(io, [&] { return server->peers().empty(); }));
@@ -183,6 +187,9 @@ TEST_CASE("resume: a server whose store was replaced gets every document again")
         if (!client.in_sync_with("server", doc_name(i))) return false;
       return true;
     }));
+    // Leaving on purpose: the goodbye confirms what the client sent last.
+    client.disconnect(url);
+    REQUIRE(run_until(io, [&] { return client.peers().empty(); }));
   }
   settle(io);
   REQUIRE(client_storage->load_peer("server").has_value());
@@ -205,7 +212,7 @@ TEST_CASE("resume: a server whose store was replaced gets every document again")
   CHECK(only_peer(client).resumed);
   CHECK(only_peer(client).documents_resumed == 20);
   client.disconnect(url);
-  REQUIRE(run_until(io, [&] { return server.peers().empty(); }));
+  REQUIRE(run_until(io, [&] { return server.peers().empty() && client.peers().empty(); }));
   REQUIRE(client_storage->load_peer("server").has_value());
   CHECK(client_storage->load_peer("server")->store_id == new_store->store_id());
 }
@@ -292,14 +299,14 @@ TEST_CASE("resume: a malformed resume capability is refused before anything is l
     std::string error;  // empty: accepted
   };
   const std::vector<Case> cases = {
-      {{"resume/1=" + std::string(31, 'a')}, "32 lowercase hex"},
-      {{"resume/1=" + std::string(33, 'a')}, "32 lowercase hex"},
-      {{"resume/1=" + std::string(32, 'A')}, "32 lowercase hex"},
-      {{"resume/1=" + std::string(31, 'a') + "g"}, "32 lowercase hex"},
-      {{"resume/1="}, "32 lowercase hex"},
-      {{"resume/1=" + good, "resume/1=" + good}, "more than one"},
-      {{"resume/2=anything at all"}, ""},  // a later version: ignored, the old path
-      {{"resume/1=" + good}, ""},
+      {{"resume/2=" + std::string(31, 'a')}, "32 lowercase hex"},
+      {{"resume/2=" + std::string(33, 'a')}, "32 lowercase hex"},
+      {{"resume/2=" + std::string(32, 'A')}, "32 lowercase hex"},
+      {{"resume/2=" + std::string(31, 'a') + "g"}, "32 lowercase hex"},
+      {{"resume/2="}, "32 lowercase hex"},
+      {{"resume/2=" + good, "resume/2=" + good}, "more than one"},
+      {{"resume/3=anything at all"}, ""},  // a later version: ignored, the old path
+      {{"resume/2=" + good}, ""},
   };
   int n = 0;
   for (const auto& c : cases) {
@@ -315,7 +322,7 @@ TEST_CASE("resume: a malformed resume capability is refused before anything is l
       REQUIRE(
           run_until(io, [&] { return !server.peers().empty() && server.peers()[0].connected; }));
       CHECK(!raw.closed);
-      CHECK(server.peers()[0].resumed == (c.capabilities.front().rfind("resume/1=", 0) == 0));
+      CHECK(server.peers()[0].resumed == (c.capabilities.front().rfind("resume/2=", 0) == 0));
       raw.connection->close({CloseReason::Code::kNormal, "done"});
       REQUIRE(run_until(io, [&] { return server.peers().empty(); }));
       continue;

@@ -267,6 +267,119 @@ TEST_CASE("session machine: only sync states whose shared heads moved are saved,
   }
 }
 
+// Resuming hosts: a store id, and a first session with the peer.
+struct ResumingHost : MapHost {
+  std::string store_id() override { return std::string(32, 'a'); }
+};
+
+// The defect found by the simulation's seed 542: a server's last sync message was lost just
+// before it closed the connection on purpose, and both sides saved their states as fresh;
+// resumed sessions then never offered the document again. A state whose last word was ours
+// is fresh only when the peer's answer to our goodbye confirmed every frame we sent.
+TEST_CASE(
+    "session machine: a state whose last word was ours is fresh only after a confirmed goodbye") {
+  enum class Ending { kConfirmed, kLastFrameLost, kNoAnswer, kNoGoodbye };
+  for (Ending ending :
+       {Ending::kConfirmed, Ending::kLastFrameLost, Ending::kNoAnswer, Ending::kNoGoodbye}) {
+    CAPTURE(static_cast<int>(ending));
+    ResumingHost server_host, client_host;
+    ChangeGraph& doc = client_host.create_document("d");
+    doc = ChangeGraph(actor(1));
+    commit_n(doc, 1, "first");
+    SessionConfig config;
+    config.goodbye_timeout = 500ms;
+    auto server = machine(server_host, policy("server", false), config);
+    auto client = machine(client_host, policy("client"), config);
+    auto t0 = SessionClock::time_point{} + 1h;
+    server->start(t0);
+    client->start(t0);
+    Drained ds, dc;
+    pump(*server, *client, ds, dc, t0);
+    REQUIRE(server->resumed());
+    REQUIRE(server_host.docs.at("d").heads() == doc.heads());
+
+    // The client's last word: one more change, sent and counted as delivered once sent.
+    commit_n(doc, 1, "last");
+    client->sync_document("d");
+    collect(*client, dc);
+    collect(*server, ds);
+    std::size_t before_goodbye = dc.frames.size();
+    CHECK(client->has_our_changes("d"));
+    const bool lost = ending == Ending::kLastFrameLost;
+    if (!lost) {
+      for (std::size_t i = 0; i < dc.frames.size(); ++i) server->receive_frame(dc.frames[i], t0);
+      collect(*server, ds);
+      dc.frames.clear();
+      before_goodbye = 0;
+      REQUIRE(server_host.docs.at("d").heads() == doc.heads());
+    }
+    client->close({CloseReason::Code::kNormal, "leaving"}, t0, ending != Ending::kNoGoodbye);
+    collect(*client, dc);
+    switch (ending) {
+      case Ending::kConfirmed:
+      case Ending::kLastFrameLost:
+        // The goodbye (and only it) reaches the server; its answer, or its error, comes back.
+        REQUIRE(dc.frames.size() == before_goodbye + 1);
+        CHECK(decode(dc.frames.back()).type == Envelope::Type::kGoodbye);
+        CHECK(dc.closes.empty());  // waiting for the answer
+        server->receive_frame(dc.frames.back(), t0);
+        collect(*server, ds);
+        REQUIRE(!ds.frames.empty());
+        client->receive_frame(ds.frames.back(), t0);
+        break;
+      case Ending::kNoAnswer:
+        REQUIRE(client->next_deadline() == t0 + 500ms);
+        client->tick(t0 + 499ms);
+        collect(*client, dc);
+        CHECK(dc.closes.empty());
+        client->tick(t0 + 500ms);
+        break;
+      case Ending::kNoGoodbye:
+        break;
+    }
+    collect(*client, dc);
+    REQUIRE(client->closed());
+    REQUIRE(dc.closes.size() == 1);
+    CHECK(dc.closes[0].code == (lost ? CloseReason::Code::kProtocol : CloseReason::Code::kNormal));
+    REQUIRE(dc.saved.size() == 1);
+    CHECK(dc.saved[0].doc_id == "d");
+    // Fresh only when confirmed; otherwise the client offers "d" again when it resumes.
+    CHECK(dc.saved[0].peer_has_ours == (ending == Ending::kConfirmed));
+    if (ending == Ending::kConfirmed) {
+      REQUIRE(server->closed());
+      CHECK(decode(ds.frames.back()).type == Envelope::Type::kGoodbye);
+      REQUIRE(!ds.saved.empty());
+      CHECK(ds.saved.back().peer_has_ours);
+    }
+  }
+}
+
+TEST_CASE("session machine: a goodbye from a peer that does not resume is a protocol error") {
+  MapHost server_host, client_host;  // no store ids: neither resumes
+  auto server = machine(server_host, policy("server", false));
+  auto client = machine(client_host, policy("client"));
+  server->start({});
+  client->start({});
+  Drained ds, dc;
+  pump(*server, *client, ds, dc, {});
+  REQUIRE(!server->resumed());
+  // close(..., goodbye) without resuming closes at once, with no goodbye.
+  client->close({CloseReason::Code::kNormal, "leaving"}, {}, true);
+  collect(*client, dc);
+  CHECK(client->closed());
+  CHECK(decode(dc.frames.back()).type != Envelope::Type::kGoodbye);
+  Envelope bye;
+  bye.type = Envelope::Type::kGoodbye;
+  bye.seq = decode(dc.frames.back()).seq + 1;
+  bye.count = 3;
+  server->receive_frame(bye.encode(), {});
+  collect(*server, ds);
+  CHECK(server->closed());
+  REQUIRE(ds.closes.size() == 1);
+  CHECK(ds.closes[0].code == CloseReason::Code::kProtocol);
+  CHECK(ds.closes[0].message.find("goodbye") != std::string::npos);
+}
+
 TEST_CASE("session machine: a refused first message leaves no document behind") {
   MapHost server_host;
   auto server = machine(server_host, policy("server", false));

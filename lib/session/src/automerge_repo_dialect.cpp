@@ -61,6 +61,7 @@ Bytes AutomergeRepoDialect::encode(Envelope e) {
       break;
     case Envelope::Type::kHeartbeat:
     case Envelope::Type::kReadOnly:
+    case Envelope::Type::kGoodbye:  // automerge-repo peers never resume
       return {};
   }
   return m.encode();

@@ -25,6 +25,8 @@ const char* to_string(Envelope::Type type) {
       return "read-only";
     case Envelope::Type::kEphemeral:
       return "ephemeral";
+    case Envelope::Type::kGoodbye:
+      return "goodbye";
   }
   return "unknown";
 }
@@ -82,6 +84,10 @@ Bytes Envelope::encode() const {
       break;
     case Type::kHeartbeat:
       header(0);
+      break;
+    case Type::kGoodbye:
+      header(1);
+      w.uint(count);
       break;
     case Type::kEphemeral:
       throw Error("ephemeral messages have no dagsync envelope");
@@ -150,6 +156,11 @@ Envelope Envelope::decode(ByteView bytes, std::size_t max_payload) {
     case 6:
       e.type = Type::kHeartbeat;
       expect(0);
+      break;
+    case 9:
+      e.type = Type::kGoodbye;
+      expect(1);
+      e.count = r.uint("count");
       break;
     default:
       r.fail("type", "unknown envelope type " + std::to_string(type));

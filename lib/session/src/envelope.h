@@ -29,6 +29,11 @@ struct Envelope {
     // unchanged to the document's other peers and never stored. Fields: doc_id, payload,
     // peer_id (the original sender), session_id, count.
     kEphemeral = 8,
+    // fields: count (the frames received from the peer so far, this one excluded when it
+    // opens the goodbye, included when it answers one). Ends a resumed session closed on
+    // purpose: the answer says every frame we sent arrived and was handled, which is what
+    // lets a state saved at the end count as fresh (docs/sessions.md#goodbye).
+    kGoodbye = 9,
   };
 
   Type type = Type::kHeartbeat;
@@ -42,7 +47,7 @@ struct Envelope {
   Bytes payload;  // kSync: the encoded SyncMessage
   std::string error;
   std::string session_id;   // kEphemeral
-  std::uint64_t count = 0;  // kEphemeral
+  std::uint64_t count = 0;  // kEphemeral, kGoodbye
   // kError: what kind of refusal, for the peer's retry decision; empty: unspecified.
   // kErrorUnauthorized and kErrorVersion tell a dialling peer that retrying cannot help.
   std::string code;

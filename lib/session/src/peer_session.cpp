@@ -77,6 +77,7 @@ SessionConfig session_config(const RepoOptions& options, ListenOptions::Dialect 
   config.capabilities = options.capabilities;
   config.hello_timeout = options.hello_timeout;
   config.heartbeat_interval = options.heartbeat_interval;
+  config.goodbye_timeout = options.goodbye_timeout;
   config.sync_limits = options.sync_limits;
   config.max_message_bytes = options.max_message_bytes;
   config.idle_timeout = options.idle_timeout;
@@ -180,8 +181,8 @@ void PeerSession::request(const std::string& doc_id) {
   drain();
 }
 
-void PeerSession::close(const CloseReason& reason) {
-  machine_.close(reason);
+void PeerSession::close(const CloseReason& reason, bool goodbye) {
+  machine_.close(reason, SessionClock::now(), goodbye);
   drain();
 }
 

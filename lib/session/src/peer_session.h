@@ -27,7 +27,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   void sync_document(const std::string& doc_id);
   void offer(const std::string& doc_id);
   void request(const std::string& doc_id);
-  void close(const CloseReason& reason);
+  // `goodbye`: a resumed session first says goodbye and waits for the answer (bounded by
+  // RepoOptions::goodbye_timeout), so that what it saves can count as fresh.
+  void close(const CloseReason& reason, bool goodbye = false);
   void relay_ephemeral(const Envelope& message);
   ListenOptions::Dialect dialect() const { return dialect_; }
 

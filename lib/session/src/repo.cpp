@@ -722,7 +722,8 @@ void Repo::disconnect(const std::string& url) {
   impl_->dialers.erase(it);
   auto current = impl_->sessions;
   for (const auto& session : current) {
-    if (session->dialled_url() == url) session->close({CloseReason::Code::kNormal, "disconnected"});
+    if (session->dialled_url() == url)
+      session->close({CloseReason::Code::kNormal, "disconnected"}, true);
   }
 }
 

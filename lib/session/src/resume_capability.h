@@ -1,11 +1,13 @@
 // Internal: the hello capability that says a peer resumes sessions (docs/sessions.md#resuming)
-// and names its store: "resume/1=<Storage::store_id()>". A peer without it (an older one, or
+// and names its store: "resume/2=<Storage::store_id()>". Version 2 adds the goodbye that
+// ends a resumed session closed on purpose (Envelope::Type::kGoodbye): a peer that resumes
+// also answers one. A peer without it (an older one, or
 // one whose storage does not track changes) is offered documents as before. Capabilities are
 // the one hello field older peers carry without looking inside, so the feature costs them
 // nothing.
 //
 // Contract: find_resume_capability() returns nothing when no capability starts with
-// "resume/1=", the store id when exactly one does and 32 lowercase hex characters follow,
+// "resume/2=", the store id when exactly one does and 32 lowercase hex characters follow,
 // and an error naming the problem otherwise (a malformed id, two of them): the hello is
 // then refused before anything is loaded or admitted.
 #pragma once
@@ -17,7 +19,7 @@
 
 namespace dagsync {
 
-inline constexpr const char* kResumeCapability = "resume/1=";
+inline constexpr const char* kResumeCapability = "resume/2=";
 inline constexpr std::size_t kStoreIdChars = 32;
 
 inline bool is_store_id(const std::string& id) {
@@ -33,8 +35,8 @@ struct ResumeError {
 };
 
 // The peer's store id, nothing (it does not resume), or why its capability is refused.
-// Other versions ("resume/2=...") are ignored, as an older peer ignores ours, so a newer
-// peer may offer several.
+// Other versions ("resume/1=...", "resume/3=...") are ignored, as an older peer ignores ours, so a
+// newer peer may offer several.
 inline std::variant<std::monostate, std::string, ResumeError> find_resume_capability(
     const std::vector<std::string>& capabilities) {
   std::variant<std::monostate, std::string, ResumeError> found;

@@ -28,6 +28,7 @@ std::optional<SessionClock::time_point> SessionMachine::next_deadline() const {
   std::optional<SessionClock::time_point> next = next_heartbeat_;
   if (hello_deadline_ && (!next || *hello_deadline_ < *next)) next = hello_deadline_;
   if (idle_deadline_ && (!next || *idle_deadline_ < *next)) next = idle_deadline_;
+  if (goodbye_deadline_ && (!next || *goodbye_deadline_ < *next)) next = goodbye_deadline_;
   return next;
 }
 
@@ -66,6 +67,12 @@ void SessionMachine::tick(SessionClock::time_point now) {
     log(Level::kWarn, problem + "; closing");
     return finish({CloseReason::Code::kTimeout, problem}, true);
   }
+  if (goodbye_deadline_ && now >= *goodbye_deadline_) {
+    log(Level::kInfo, "no answer to our goodbye within " +
+                          std::to_string(config_.goodbye_timeout.count()) +
+                          " ms: what we sent last will be offered again");
+    return finish(closing_reason_, true);
+  }
   if (idle_deadline_ && now >= *idle_deadline_) {
     std::string problem =
         "nothing received for " + std::to_string(config_.idle_timeout.count()) + " ms";
@@ -82,6 +89,8 @@ void SessionMachine::tick(SessionClock::time_point now) {
 
 void SessionMachine::send(Envelope message) {
   if (closed_) return;
+  // After our goodbye nothing else goes out: the peer's answer counts what we sent.
+  if (closing_ && message.type != Envelope::Type::kGoodbye) return;
   Bytes frame = dialect_->encode(std::move(message));
   if (frame.empty()) return;  // no form in this dialect
   ++stats_.frames_sent;
@@ -122,8 +131,32 @@ void SessionMachine::close_with_error(const std::string& problem, const std::str
   finish({CloseReason::Code::kProtocol, problem}, true);
 }
 
-void SessionMachine::close(const CloseReason& reason) {
-  finish(reason, true);
+void SessionMachine::close(const CloseReason& reason, SessionClock::time_point now, bool goodbye) {
+  if (closed_) return;
+  if (closing_ || !goodbye || !resumed_ || config_.goodbye_timeout.count() <= 0) {
+    return finish(reason, true);
+  }
+  closing_ = true;
+  closing_reason_ = reason;
+  Envelope bye;
+  bye.type = Envelope::Type::kGoodbye;
+  bye.count = frames_handled_;
+  send(std::move(bye));
+  goodbye_deadline_ = now + config_.goodbye_timeout;
+  next_heartbeat_.reset();
+  idle_deadline_.reset();
+}
+
+void SessionMachine::handle_goodbye(const Envelope& message) {
+  // The count names every frame we sent when it covers them all: the peer handled our
+  // last sync messages (changes applied and stored) before it said goodbye or answered.
+  delivered_ = message.count == stats_.frames_sent;
+  if (closing_) return finish(closing_reason_, true);
+  Envelope answer;
+  answer.type = Envelope::Type::kGoodbye;
+  answer.count = frames_handled_;
+  send(std::move(answer));
+  finish({CloseReason::Code::kRemoteClosed, "the peer said goodbye"}, true);
 }
 
 void SessionMachine::connection_closed(const CloseReason& reason) {
@@ -137,14 +170,13 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
   hello_deadline_.reset();
   next_heartbeat_.reset();
   idle_deadline_.reset();
+  goodbye_deadline_.reset();
   if (hello_received_) {
     // Only states that learnt something worth keeping: a document merely offered, or one
     // whose shared heads did not move, costs no write.
     // A resumed session also saves what it offered at the start, so that an offer the peer
     // never answered stays stale; each state says whether the peer holds all of ours.
     session_output::SaveStates save;
-    const bool closed_by_us =
-        reason.code == CloseReason::Code::kNormal || reason.code == CloseReason::Code::kShutdown;
     for (auto& [doc_id, doc] : states_) {
       if (doc.engine) {
         if (auto state = doc.engine->saved_state(); state && state != doc.saved) {
@@ -154,20 +186,19 @@ void SessionMachine::finish(const CloseReason& reason, bool emit_close) {
       }
       if (dialect_->automerge()) continue;  // no engine: nothing learnt
       ChangeGraph* graph = host_.find_document(doc_id);
-      // What is saved rests on what the peer said, not only on what we sent: has_our_changes
-      // counts a `complete` message as delivered once sent, which a connection that ended
-      // badly may have lost. Both hold exactly our heads when we hold the peer's latest
-      // heads and either they cover all of ours (the peer said so) or our complete message
-      // went out on a connection we closed ourselves (close() flushes what was queued first). A
-      // peer that closed (or crashed: the same FIN) may not have read it; the side that lacks
-      // something never counts as in sync, so at least one side offers the document again when
-      // resuming.
+      // What is saved rests on what the peer said, never on what we merely sent: a message
+      // sent last may be lost however the connection ended (a reset discards what the peer
+      // had not read, a peer that crashes loses what it had not stored). Both hold exactly
+      // our heads when we hold the peer's latest heads and either the peer said they cover
+      // all of ours, or our complete message went out before a goodbye the peer confirmed
+      // (it handled every frame we sent). Otherwise the side that sent last saves a stale
+      // state and offers the document again when resuming.
       const auto& theirs = doc.sync.their_heads;
       bool hold_theirs = graph && theirs && graph->pending_count() == 0 &&
                          std::all_of(theirs->begin(), theirs->end(),
                                      [&](const ChangeHash& h) { return graph->has(h); });
       bool confirmed =
-          hold_theirs && (graph->covered_by(*theirs) || (closed_by_us && has_our_changes(doc_id)));
+          hold_theirs && (graph->covered_by(*theirs) || (delivered_ && has_our_changes(doc_id)));
       if (confirmed) doc.sync.shared_heads = graph->heads();
       if (doc.sync.shared_heads == doc.loaded_shared_heads && !resume_offered_.count(doc_id))
         continue;
@@ -199,10 +230,11 @@ void SessionMachine::receive_frame(ByteView frame, SessionClock::time_point now)
       log(Level::kDebug, "ignoring a repeated frame");
       break;
     case DecodedFrame::Kind::kMessage:
+      ++frames_handled_;
       handle(std::move(decoded.message));
       break;
   }
-  if (!closed_ && hello_received_ && config_.idle_timeout.count() > 0) {
+  if (!closed_ && !closing_ && hello_received_ && config_.idle_timeout.count() > 0) {
     idle_deadline_ = now + config_.idle_timeout;
   }
 }
@@ -219,6 +251,13 @@ void SessionMachine::handle(Envelope message) {
   if (!hello_received_) {
     return protocol_error(std::string("expected hello, got ") + to_string(message.type));
   }
+  if (message.type == Envelope::Type::kGoodbye) {
+    if (!resumed_) return protocol_error("goodbye from a peer that does not resume");
+    return handle_goodbye(message);
+  }
+  // Waiting for the answer to our goodbye: what the peer sent meanwhile stays unhandled
+  // (its goodbye will not count it, so the peer offers it again when resuming).
+  if (closing_) return;
   switch (message.type) {
     case Envelope::Type::kSync:
       if (dialect_->automerge()) return handle_automerge_sync(message, false);
@@ -234,6 +273,7 @@ void SessionMachine::handle(Envelope message) {
     case Envelope::Type::kReadOnly:
       return handle_read_only(message);
     case Envelope::Type::kError:  // handled above
+    case Envelope::Type::kGoodbye:
     case Envelope::Type::kHeartbeat:
     case Envelope::Type::kHello:
       return;

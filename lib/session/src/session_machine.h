@@ -48,6 +48,9 @@ struct SessionConfig {
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};      // 0: none
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: none
+  // close(..., goodbye = true) of a resumed session waits this long for the peer's goodbye.
+  // 0: no goodbye.
+  std::chrono::milliseconds goodbye_timeout{2'000};
   SyncLimits sync_limits;
   std::size_t max_message_bytes = 1u << 20;  // largest sync message we generate
   // After the hello, nothing received for this long closes the session (kTimeout). The
@@ -121,7 +124,12 @@ class SessionMachine {
   // An ephemeral message another peer sent for a document: passed on when this session
   // shares the document and its dialect carries ephemeral messages.
   void relay_ephemeral(const Envelope& message);
-  void close(const CloseReason& reason);              // end the session from this side
+  // Ends the session from this side. With `goodbye`, a resumed session first sends a goodbye
+  // and handles nothing but the peer's answer (or an error) until it arrives, the
+  // connection ends or goodbye_timeout passes; then it closes with `reason`. The answer
+  // confirms that the peer handled every frame we sent: only then may a state whose last
+  // word was ours be saved as fresh (docs/sessions.md#goodbye).
+  void close(const CloseReason& reason, SessionClock::time_point now, bool goodbye = false);
   void connection_closed(const CloseReason& reason);  // the transport ended it
   // The application could not keep what this session produced (a storage failure): the
   // session ends with kProtocol, naming the problem, and the peer is told.
@@ -174,6 +182,7 @@ class SessionMachine {
   void handle_sync(const Envelope& message);
   void handle_request(const Envelope& message);
   void handle_read_only(const Envelope& message);
+  void handle_goodbye(const Envelope& message);
   // After the hello of a peer that resumes: offers what changed since the last session.
   void resume(const std::string& peer_store_id);
   // automerge-repo's sync and request: the payload goes to the document's engine.
@@ -219,6 +228,13 @@ class SessionMachine {
   std::optional<SessionClock::time_point> hello_deadline_;
   std::optional<SessionClock::time_point> next_heartbeat_;
   std::optional<SessionClock::time_point> idle_deadline_;
+  // The goodbye (close(..., true)): whether we wait for the peer's answer, until when, how
+  // we close then, and whether the peer confirmed every frame we sent (either way round).
+  bool closing_ = false;
+  std::optional<SessionClock::time_point> goodbye_deadline_;
+  CloseReason closing_reason_;
+  bool delivered_ = false;
+  std::uint64_t frames_handled_ = 0;             // frames the dialect passed on (repeats excluded)
   std::size_t pending_ = 0, pending_bytes_ = 0;  // sums of the DocStates' pending counts
   std::map<std::string, DocState> states_;
   std::set<std::string> shared_;

@@ -116,7 +116,12 @@ struct RepoOptions {
   std::vector<std::string> capabilities;
   std::chrono::milliseconds hello_timeout{10'000};
   std::chrono::milliseconds heartbeat_interval{5'000};  // 0: off
-  std::chrono::milliseconds push_delay{0};              // extra coalescing window for local changes
+  // disconnect() of a resumed session says goodbye and waits this long for the peer's
+  // answer, which confirms that everything we sent arrived (docs/sessions.md#goodbye):
+  // without it the documents we sent last are offered again on the next reconnect. 0: no
+  // goodbye (close at once).
+  std::chrono::milliseconds goodbye_timeout{2'000};
+  std::chrono::milliseconds push_delay{0};  // extra coalescing window for local changes
   ReconnectPolicy reconnect;
   SyncLimits sync_limits;
   GraphLimits graph_limits;
