@@ -3,7 +3,8 @@
 //
 // Starts `dagsync-peer serve --automerge 127.0.0.1:0 --web SITE_DIR` on a fresh SQLite store
 // and reads the page's URL from what it prints. Page A opens it, which creates a document
-// and puts its URL in the hash, and adds an item; page B opens A's address, sees A's item
+// and puts its URL in the hash, and adds an item; page B opens A's address (naming the
+// server with ?ws=), sees A's item
 // and adds its own; A sees B's; A removes its item and B sees that; both end with the same
 // list. Every wait is for a condition, with a deadline. Exits 0 when all held, 1 with the
 // reason otherwise; stops the server and the browser itself.
@@ -117,7 +118,11 @@ async function main() {
   await waitFor(a, "A", "the server holds its edit", inSync)
   console.log("A added an item; the server holds it")
 
-  const b = await openPage("B", `${pageUrl}#${docUrl}`, errors)
+  // B names the WebSocket itself (?ws=), as a page served from elsewhere would.
+  const wsUrl = await a.locator("#server-url").textContent()
+  if (wsUrl !== pageUrl.replace(/^http:/, "ws:")) fail(`A: connects to ${wsUrl}, not its own host`)
+  const b = await openPage("B", `${pageUrl}?ws=${encodeURIComponent(wsUrl)}#${docUrl}`, errors)
+  if (await b.locator("#server-url").textContent() !== wsUrl) fail("B: ?ws= was not used")
   await waitFor(b, "B", "A's item shown", hasItems, ["milk (from A)"])
   const bDocUrl = await b.locator("#doc-url").textContent()
   if (bDocUrl !== docUrl) fail(`B opened ${bDocUrl}, not A's ${docUrl}`)

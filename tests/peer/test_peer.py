@@ -526,6 +526,12 @@ def test_serve_web_serves_files_and_refuses_the_rest():
             assert b"outside the site" not in got[2] and b"dotfile" not in got[2], (target, got)
         assert http_get(port, "/", "POST")[0] == 405
         assert http_get(port, "/", "HEAD")[0] == 405
+    # A listener with a path of its own is named to the page with ?ws=.
+    with Server(path("web3.db"), "--automerge", "127.0.0.1:0/am", "--web", site) as server:
+        m = re.search(r"web page at http://127\.0\.0\.1:(\d+)/\?ws=ws://127\.0\.0\.1:(\d+)/am ",
+                      server.text())
+        assert m and m.group(1) == m.group(2), server.text()
+        assert http_get(int(m.group(1)), "/")[0] == 200
     expect(run("serve", "--store", path("web2.db"), "--tcp", "127.0.0.1:0", "--web", site),
            EXIT_USAGE, err="give --automerge")
     expect(run("serve", "--store", path("web2.db"), "--automerge", "127.0.0.1:0", "--web",
