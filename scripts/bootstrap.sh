@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dagsync builds with, only when one is missing; with --tests,
-# also what the full test run needs (clang and its libFuzzer runtime, Node.js and npm);
+# also what the full test run needs (clang and its libFuzzer runtime, Node.js and npm,
+# Chromium);
 # with --bench, Node.js and npm for the benchmark peers (bench/run.sh).
 # Idempotent and quiet when everything is present; uses sudo when not root.
 set -euo pipefail
@@ -11,7 +12,9 @@ packages=(
   libssl-dev openssl zlib1g-dev libwebsocketpp-dev libsqlite3-dev libcli11-dev libcbor-dev python3 libpq-dev
 )
 # postgresql: the server the PostgresStorage tests start themselves (tests/support/postgres_server.h).
-[ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev postgresql)
+# chromium (and a font for its text, only recommended by the package): the headless browser
+# the page test drives (tests/browser; playwright-core downloads no browser of its own).
+[ "${1:-}" = "--tests" ] && packages+=(clang libclang-rt-14-dev postgresql chromium fonts-liberation)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--automerge", serve_options.automerge,
                         "HOST:PORT[/PATH] to listen on for automerge-repo clients over WebSocket "
                         "(any path when none is given)");
+  serve_cmd->add_option("--web", serve_options.web,
+                        "folder of static files (a page) to serve over HTTP on the --automerge "
+                        "port, index.html at / (examples/web)");
   serve_cmd->add_option("--metrics", serve_options.metrics,
                         "HOST:PORT to serve Prometheus metrics on, at /metrics");
   serve_cmd->add_option("--auth", serve_options.auth,
@@ -141,6 +144,10 @@ int main(int argc, char** argv) {
       if (serve_options.tcp.empty() && serve_options.ws.empty() &&
           serve_options.automerge.empty()) {
         throw Failure(kExitUsage, "serve: give --tcp, --ws and/or --automerge");
+      }
+      if (!serve_options.web.empty() && serve_options.automerge.empty()) {
+        throw Failure(kExitUsage,
+                      "serve: --web serves its page on the --automerge port; give --automerge");
       }
       return serve(common, serve_options);
     }

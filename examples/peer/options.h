@@ -23,6 +23,7 @@ struct ServeOptions {
   // HOST:PORT[/PATH] for automerge-repo clients (ws://, or wss:// with TLS); any path when
   // absent, as automerge-repo's own server.
   std::string automerge;
+  std::string web;      // a folder served over HTTP on the --automerge port (static_files.h)
   std::string metrics;  // HOST:PORT for Prometheus metrics over HTTP; empty: off
   std::string auth;     // auth file (auth_file.h); empty: anyone reads and writes everything
   bool no_unknown_documents = false;  // serve only documents already in the store

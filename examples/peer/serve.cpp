@@ -1,6 +1,7 @@
 // serve: relay and store documents for many clients. At start it says who it is (peer id),
 // where it listens, its store and how many documents it holds; then one line per client
-// connecting or leaving. --metrics adds a Prometheus endpoint.
+// connecting or leaving. --metrics adds a Prometheus endpoint; --web serves a page's files
+// on the automerge-repo port.
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
@@ -15,6 +16,7 @@
 #include "metrics_http.h"
 #include "options.h"
 #include "prometheus.h"
+#include "static_files.h"
 #include "store.h"
 
 namespace dagsync::peer {
@@ -64,6 +66,8 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
   if (!options.metrics.empty()) {
     metrics_at = parse_listen_address("--metrics", options.metrics, false);
   }
+  std::optional<StaticFiles> web;
+  if (!options.web.empty()) web.emplace(options.web);
 
   asio::io_context io;
   auto logger = make_logger(common);
@@ -141,18 +145,40 @@ int serve(const CommonOptions& common, const ServeOptions& options) {
     logger->warn("no --auth: anyone who can connect reads and writes every document; see README");
   }
   std::vector<std::string> listening;
+  std::optional<Url> web_url;  // the first automerge-repo listener, when it serves --web
   if (tcp) listening = listen_on(repo, tls ? "tls" : "tcp", *tcp);
   if (ws) {
     for (auto& line : listen_on(repo, tls ? "wss" : "ws", *ws)) listening.push_back(line);
   }
   if (automerge) {
     ListenOptions am{ListenOptions::Dialect::kAutomergeRepo};
-    for (auto& line : listen_on(repo, tls ? "wss" : "ws", *automerge, am)) {
-      listening.push_back(line + " (automerge-repo)");
+    // Only the automerge-repo listeners answer plain HTTP: a listener keeps the transport
+    // options it was opened with, so the handler is set around their listen and removed.
+    TransportOptions plain = transports.options();
+    if (web) {
+      TransportOptions with_page = plain;
+      with_page.http_handler = [&web](const HttpRequest& r) { return web->answer(r); };
+      transports.set_options(with_page);
     }
+    std::vector<std::string> lines = listen_on(repo, tls ? "wss" : "ws", *automerge, am);
+    transports.set_options(plain);
+    for (auto& line : lines) listening.push_back(line + " (automerge-repo)");
+    if (web) web_url = Url::parse(lines.front().substr(0, lines.front().find(' ')));
   }
   for (const auto& line : listening) {
     say("listening", {{"url", line.substr(0, line.find(' '))}}, "listening on " + line);
+  }
+  if (web_url) {
+    // The page connects to the WebSocket of the host it came from, on any path; a listener
+    // with a path of its own is named to it with ?ws=.
+    std::string origin = (tls ? "https://" : "http://") + host_port(web_url->host, web_url->port);
+    std::string page = origin + "/";
+    if (web_url->path != "/") {
+      page += "?ws=" + std::string(tls ? "wss://" : "ws://") +
+              host_port(web_url->host, web_url->port) + web_url->path;
+    }
+    say("web", {{"url", page}, {"folder", web->root().string()}},
+        "web page at " + page + " (from " + web->root().string() + ")");
   }
   std::unique_ptr<MetricsHttpServer> metrics;
   if (metrics_at) {

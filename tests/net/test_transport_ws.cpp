@@ -429,6 +429,52 @@ TEST_CASE("ws: clients that never complete the upgrade are dropped (handshake ti
   CHECK(server.connections.empty());
 }
 
+TEST_CASE("ws: an http_handler answers plain HTTP on the listener's port; upgrades still work") {
+  asio::io_context io;
+  std::vector<HttpRequest> seen;
+  TransportOptions options;
+  options.http_handler = [&](const HttpRequest& r) {
+    seen.push_back(r);
+    if (r.target == "/boom") throw std::runtime_error("the handler failed");
+    return HttpResponse{200, "text/html; charset=utf-8", "<p>hi</p>"};
+  };
+  Transports transports(io, options, quiet_logger());
+  RecordingServer server(transports, "ws://127.0.0.1:0/sync");
+  auto get = [&](const std::string& request) {
+    RawSocket raw(io, server.url());
+    raw.write(request);
+    REQUIRE(run_until(io, [&] { return raw.ended(); }));  // one request per connection
+    return raw.received();
+  };
+
+  std::string answer = get("GET /page?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(contains(answer, "Content-Type: text/html; charset=utf-8\r\n"));
+  CHECK(contains(answer, "Content-Length: 9\r\n"));
+  CHECK(answer.substr(answer.size() - 9) == "<p>hi</p>");
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].method == "GET");
+  CHECK(seen[0].target == "/page?x=1");  // as sent, whatever the listener's path
+
+  CHECK(get("GET /boom HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").rfind("HTTP/1.1 500", 0) == 0);
+  // A body is refused before the handler sees the request.
+  CHECK(get("POST /page HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello")
+            .rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(seen.size() == 2);
+
+  RawSocket ws = upgraded(io, server);  // the WebSocket on the same port is unaffected
+  REQUIRE(run_until(io, [&] { return server.connections.size() == 1; }));
+
+  // A listener opened without a handler answers plain HTTP with 426, as before.
+  transports.set_options(TransportOptions{});
+  RecordingServer plain(transports, "ws://127.0.0.1:0/sync");
+  RawSocket raw(io, plain.url());
+  raw.write(std::string("GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  REQUIRE(run_until(io, [&] { return contains(raw.received(), "\r\n\r\n"); }));
+  CHECK(raw.received().rfind("HTTP/1.1 426", 0) == 0);
+  CHECK(seen.size() == 2);
+}
+
 TEST_CASE("ws: closing a listener keeps its connections; dropping objects mid-flight is safe") {
   asio::io_context io;
   Transports transports(io, {}, quiet_logger());

@@ -464,6 +464,80 @@ def test_serve_automerge_answers_a_join():
         server.wait_line(r"peer-abc connected")
 
 
+def http_get(port, target, method="GET"):
+    """(status, Content-Type, body) for `target` sent exactly as given (no normalisation)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.read()
+    finally:
+        conn.close()
+
+
+def test_serve_web_serves_files_and_refuses_the_rest():
+    site, outside = path("site"), path("outside")
+    os.makedirs(os.path.join(site, "sub"))
+    os.makedirs(outside)
+    files = {"index.html": b"<h1>page</h1>", "app.js": b"let x = 1", "style.css": b"p {}",
+             "m.wasm": b"\0asm\1\0\0\0", "app.js.map": b"{}", "sub/index.html": b"<p>sub</p>",
+             ".secret": b"dotfile", "blob.bin": b"\1\2"}
+    for name, data in files.items():
+        with open(os.path.join(site, name), "wb") as f:
+            f.write(data)
+    with open(os.path.join(outside, "passwd"), "wb") as f:
+        f.write(b"outside the site")
+    os.symlink(os.path.join(outside, "passwd"), os.path.join(site, "leak"))
+    os.symlink(outside, os.path.join(site, "leakdir"))
+    os.symlink("index.html", os.path.join(site, "alias.html"))  # stays inside: served
+    with open(os.path.join(site, "huge.js"), "wb") as f:
+        f.truncate((32 << 20) + 1)  # one byte over the cap (sparse: nothing is written)
+
+    with Server(path("web.db"), "--automerge", "127.0.0.1:0", "--web", site) as server:
+        m = re.search(r"web page at http://127\.0\.0\.1:(\d+)/ \(from (.+)\)", server.text())
+        assert m, server.text()
+        port = int(m.group(1))
+        assert f"ws://127.0.0.1:{port}/ (automerge-repo)" in server.text(), server.text()
+        html = "text/html; charset=utf-8"
+        for target, ctype, body in [
+                ("/", html, files["index.html"]),
+                ("/index.html?v=2", html, files["index.html"]),
+                ("/app.js", "text/javascript; charset=utf-8", files["app.js"]),
+                ("/style.css", "text/css; charset=utf-8", files["style.css"]),
+                ("/m.wasm", "application/wasm", files["m.wasm"]),
+                ("/app.js.map", "application/json", files["app.js.map"]),
+                ("/blob.bin", "application/octet-stream", files["blob.bin"]),
+                ("/sub/", html, files["sub/index.html"]),
+                ("/%73ub/index.html", html, files["sub/index.html"]),
+                ("/alias.html", html, files["index.html"])]:
+            assert http_get(port, target) == (200, ctype, body), (target, http_get(port, target))
+        for target, status in [
+                ("/../outside/passwd", 403), ("/sub/../../outside/passwd", 403),
+                ("/%2e%2e/outside/passwd", 403), ("/sub/%2E%2E/index.html", 403),
+                ("/.secret", 403), ("/./index.html", 403),
+                ("/leak", 403), ("/leakdir/passwd", 403),  # symlinks out of the folder
+                ("/sub\\..\\index.html", 400), ("/a%00.html", 400), ("/a%zz", 400), ("/a%2", 400),
+                ("index.html", 400), ("//etc/passwd", 404), ("/" + "x" * 300, 404),
+                ("/missing.js", 404), ("/sub", 404), ("/huge.js", 403)]:
+            got = http_get(port, target)
+            assert got[0] == status, (target, got)
+            assert b"outside the site" not in got[2] and b"dotfile" not in got[2], (target, got)
+        assert http_get(port, "/", "POST")[0] == 405
+        assert http_get(port, "/", "HEAD")[0] == 405
+    # A listener with a path of its own is named to the page with ?ws=.
+    with Server(path("web3.db"), "--automerge", "127.0.0.1:0/am", "--web", site) as server:
+        m = re.search(r"web page at http://127\.0\.0\.1:(\d+)/\?ws=ws://127\.0\.0\.1:(\d+)/am ",
+                      server.text())
+        assert m and m.group(1) == m.group(2), server.text()
+        assert http_get(int(m.group(1)), "/")[0] == 200
+    expect(run("serve", "--store", path("web2.db"), "--tcp", "127.0.0.1:0", "--web", site),
+           EXIT_USAGE, err="give --automerge")
+    expect(run("serve", "--store", path("web2.db"), "--automerge", "127.0.0.1:0", "--web",
+               path("no-such-folder")), EXIT_USAGE, err="not a folder")
+
+
 # ---- 6. observability --------------------------------------------------------------------
 
 def scrape(url):

@@ -23,6 +23,12 @@ ws::Options to_ws(const TransportOptions& o, bool tls) {
   w.frame_timeout_ms = o.frame_timeout.count();
   w.tls_settings = {o.tls.cert_chain_file, o.tls.private_key_file, o.tls.ca_file,
                     o.tls.client_ca_file, o.tls.server_name};
+  if (o.http_handler) {
+    w.http = [handler = o.http_handler](const std::string& method, const std::string& target) {
+      HttpResponse r = handler(HttpRequest{method, target});
+      return ws::HttpReply{r.status, std::move(r.content_type), std::move(r.body)};
+    };
+  }
   return w;
 }
 

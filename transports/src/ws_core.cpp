@@ -798,6 +798,27 @@ void configure_server_connection(const std::shared_ptr<ServerState<Config>>& sta
     }
     return false;
   });
+  if (state->options.http) {
+    // Plain HTTP on the WebSocket's port (a page beside its socket). websocketpp ends the
+    // connection once the response is written; the pending timer still bounds a slow reader.
+    con->set_http_handler([state, weak_con](websocketpp::connection_hdl) {
+      auto c = weak_con.lock();
+      if (!c) return;
+      HttpReply reply;
+      try {
+        reply = state->options.http(c->get_request().get_method(), c->get_resource());
+      } catch (const std::exception& e) {
+        if (state->logger) {
+          state->logger->warn("{}: the HTTP handler failed for {}: {}", state->url,
+                              net::peer_text(c->get_resource()), e.what());
+        }
+        reply = {500, "text/plain; charset=utf-8", "internal error\n"};
+      }
+      c->set_status(static_cast<websocketpp::http::status_code::value>(reply.status));
+      if (!reply.content_type.empty()) c->append_header("Content-Type", reply.content_type);
+      c->set_body(reply.body);
+    });
+  }
   con->set_open_handler([state, weak_con, pending](websocketpp::connection_hdl) {
     pending->timer.cancel();
     auto c = weak_con.lock();

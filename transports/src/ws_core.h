@@ -25,6 +25,14 @@ class logger;
 
 namespace dagsync::ws {
 
+// Numerically and by meaning dagsync::HttpResponse.
+struct HttpReply {
+  int status = 404;
+  std::string content_type;
+  std::string body;
+};
+using HttpAnswer = std::function<HttpReply(const std::string& method, const std::string& target)>;
+
 struct Options {
   std::size_t max_frame_bytes = 16u << 20;
   std::size_t max_send_queue_bytes = 64u << 20;
@@ -34,6 +42,7 @@ struct Options {
   long long frame_timeout_ms = 30'000;  // a message begun must be complete within this; 0: off
   bool tls = false;                     // wss://
   net::TlsSettings tls_settings;
+  HttpAnswer http;  // server: answers plain HTTP requests; unset: 426 Upgrade Required
 };
 
 // Numerically and by meaning dagsync::PeerCredentials.

@@ -58,6 +58,25 @@ struct TlsOptions {
   std::string server_name;
 };
 
+// A plain HTTP request (not a WebSocket upgrade) that reached a ws:// or wss:// listener.
+struct HttpRequest {
+  std::string method;  // as sent: GET, HEAD, POST, ...
+  std::string target;  // as sent: the path, then any query ("/app.js?v=2")
+};
+
+struct HttpResponse {
+  int status = 404;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// Answers plain HTTP requests on a WebSocket listener, on the io_context's thread, so a page
+// can be served on the port of the WebSocket it talks to. What arrives is hostile: the
+// target is exactly what the client sent. A handler that throws answers 500. Requests with a
+// body are refused (413) before it is called; the response must be written within
+// handshake_timeout, after which the connection is closed.
+using HttpHandler = std::function<HttpResponse(const HttpRequest& request)>;
+
 struct TransportOptions {
   std::size_t max_frame_bytes = 16u << 20;
   std::size_t max_send_queue_bytes = 64u << 20;  // WebSocket: control frames count too
@@ -69,6 +88,9 @@ struct TransportOptions {
   // 0: off.
   std::chrono::milliseconds frame_timeout{30'000};
   TlsOptions tls;
+  // ws:// and wss:// listeners opened while this is set answer plain HTTP requests with it
+  // (a listener keeps the options it was opened with); unset: 426 Upgrade Required.
+  HttpHandler http_handler;
 };
 
 // Identity a transport carries below the session protocol. A session-level token travels in
