@@ -45,6 +45,7 @@ const opts = {
   workers: 4,
   rounds: 50,
   warmup: 3,
+  gap: 150,
   M: 1000,
   P: 64,
   peer: resolve(here, "../../build-bench/examples/dagsync-peer"),
@@ -52,13 +53,13 @@ const opts = {
   restart: 1,
   quiet: false,
 };
-const NUMERIC = ["docs", "changes", "clients", "workers", "rounds", "warmup", "M", "P", "restart"];
+const NUMERIC = ["docs", "changes", "clients", "workers", "rounds", "warmup", "gap", "M", "P", "restart"];
 function usage(msg) {
   if (msg) process.stderr.write(`amrepo.mjs: ${msg}\n`);
   process.stderr.write(
     "usage: node amrepo.mjs --server dagsync|node --workload load|fanout|many|idle\n" +
       "         [--docs 1000] [--changes 100] [--restart 1] (load)\n" +
-      "         [--clients 100] [--workers 4] [--rounds 50] [--warmup 3] (fanout, idle)\n" +
+      "         [--clients 100] [--workers 4] [--rounds 50] [--warmup 3] [--gap 150] (fanout, idle)\n" +
       "         [--M 1000] (many) [--P 64] [--peer build-bench/examples/dagsync-peer]\n" +
       "         [--share none|everything] (the Node server's share policy) [--quiet]\n",
   );
@@ -104,11 +105,17 @@ function killAll() {
 process.on("exit", killAll);
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => process.exit(130));
 
+// RSS now and at its peak, and CPU time used so far (user + system), of a process.
 function status(pid) {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, "m")) || [])[1]);
-  return { rss_kb: kb("VmRSS"), hwm_kb: kb("VmHWM") };
+  // /proc/<pid>/stat: fields 14 and 15 (utime, stime) after the parenthesised name, in ticks
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpu_ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return { rss_kb: kb("VmRSS"), hwm_kb: kb("VmHWM"), cpu_ms };
 }
+const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
 
 // Starts a server on `store` and resolves {proc, url, pid, start_ms} when it prints its
 // listening line (start_ms: from spawn to that line).
@@ -238,9 +245,11 @@ async function load() {
   resetWire();
   log(`a fresh client finds ${docs.length} documents`);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const handles = await Promise.all(docs.map((d) => c.repo.find(d.url)));
   await until(() => handles.every((h, k) => c.sameHeads(h.heads(), docs[k].heads)), 600000, "every document loaded");
   const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const after = status(server.pid);
   const converged = handles.every((h, k) => c.sameHeads(h.heads(), docs[k].heads) && hasDocumentContent(h, k, opts.changes, opts.P));
   const frames = { ...wire };
@@ -251,6 +260,8 @@ async function load() {
     changes: opts.changes,
     server_restarted: !!opts.restart,
     wall_ms: round3(wallMs),
+    server_cpu_ms: Math.round(after.cpu_ms - before.cpu_ms),
+    client_cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
     frames_sent: frames.framesSent,
     frames_received: frames.framesReceived,
     bytes_sent: frames.bytesSent,
@@ -286,6 +297,10 @@ async function fanout() {
   const delays = []; // ms, per client per measured round
   const allSeen = []; // ms, per measured round: until the last client had it
   for (let r = 0; r < opts.warmup + opts.rounds; ++r) {
+    // automerge-repo syncs a changed document at most every 100 ms (DocSynchronizer's
+    // syncDebounceRate; a change after a quiet 100 ms goes at once): rounds --gap ms apart
+    // measure the delivery of one edit, not the writer's (or the Node server's) throttle.
+    await sleep(opts.gap);
     const seen = workers.map((w) => w.ask({ cmd: "watch", round: r }));
     const t = process.hrtime.bigint();
     handle.change((d) => {
@@ -311,11 +326,13 @@ async function fanout() {
     clients: opts.clients,
     workers: opts.workers,
     rounds: opts.rounds,
+    gap_ms: opts.gap,
     delivery_p50_ms: round3(percentile(delays, 50)),
     delivery_p99_ms: round3(percentile(delays, 99)),
     delivery_max_ms: round3(delays[delays.length - 1]),
     all_clients_p50_ms: round3(percentile(allSeen, 50)),
     all_clients_max_ms: round3(allSeen[allSeen.length - 1]),
+    server_cpu_ms_per_round: round3((after.cpu_ms - before.cpu_ms) / (opts.warmup + opts.rounds)),
     server_rss_before_kb: before.rss_kb,
     server_rss_kb: after.rss_kb,
     server_hwm_kb: after.hwm_kb,
