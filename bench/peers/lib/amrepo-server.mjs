@@ -42,6 +42,12 @@ const http = createServer((req, res) => res.end("automerge-repo sync server\n"))
 http.on("upgrade", (request, socket, head) => {
   wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
 });
+// The adapter takes connections only once the repo has read its storage id (NetworkSubsystem
+// connects its adapters when the peer metadata resolves); a join arriving before that is lost
+// and the client redials seconds later. So the port opens after that, and start-up time
+// includes it.
+await repo.networkSubsystem.peerMetadata;
+await new Promise((r) => setImmediate(r));
 http.listen(0, "127.0.0.1", () => {
   process.stdout.write(`listening on ws://127.0.0.1:${http.address().port}/ (automerge-repo)\n`);
 });
