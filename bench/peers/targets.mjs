@@ -55,7 +55,7 @@ if (amRounds.length) {
 const amrepoKey = (r) => [r.workload, r.docs, r.changes, r.clients, r.P].join("/");
 const nodeServer = new Map(rows.filter((r) => r.kind === "amrepo" && r.server !== "dagsync").map((r) => [amrepoKey(r), r]));
 for (const r of rows) {
-  if (r.kind !== "amrepo" || r.server !== "dagsync") continue;
+  if (r.kind !== "amrepo" || r.server !== "dagsync" || !["load", "fanout"].includes(r.workload)) continue;
   const node = nodeServer.get(amrepoKey(r));
   if (!node) continue;
   const checks = [[`server RSS <= Node's ${(node.server_rss_kb / 1024).toFixed(1)} MiB`, r.server_rss_kb <= node.server_rss_kb]];
