@@ -18,7 +18,7 @@ bash scripts/bootstrap.sh --bench || exit 1
 if [ ! -f build-bench/build.ninja ]; then
   meson setup build-bench --buildtype=release -Dtests=false >/dev/null || exit 1
 fi
-ninja -C build-bench -j 2 bench/dagsync-bench >/dev/null || { echo "bench: build failed" >&2; exit 1; }
+ninja -C build-bench -j 2 bench/dagsync-bench examples/dagsync-peer >/dev/null || { echo "bench: build failed" >&2; exit 1; }
 if [ ! -d bench/peers/node_modules ] || [ bench/peers/package-lock.json -nt bench/peers/node_modules ]; then
   (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error) || exit 1
 fi
@@ -104,6 +104,23 @@ for m in 1000 10000 $((quick ? 10000 : 100000)); do
   for pct in 0 1; do run "reconnect M=$m $pct%" "$bench" reconnect --M "$m" --changed "$pct"; done
 done
 run "idle connections" "$bench" idle --C $((quick ? 2000 : 10000))
+# automerge-repo 2.5.6 clients (bench/peers/amrepo.mjs) against dagsync's automerge-repo
+# server (dagsync-peer serve --automerge, SQLite) and a Node server built the way
+# automerge-repo-sync-server is (issue 14): a fresh client loading 1,000 documents of 100
+# changes, one change fanned out to 100 clients; then (h) on the Node server and clients
+# (dagsync's own figures are the startup, reconnect and idle rows above).
+amrepo=(node bench/peers/amrepo.mjs --quiet --peer build-bench/examples/dagsync-peer)
+for server in dagsync node; do
+  run "automerge-repo load, $server server" "${amrepo[@]}" --server "$server" --workload load --docs $((quick ? 200 : 1000)) --changes 100
+  run "automerge-repo fan-out, $server server" "${amrepo[@]}" --server "$server" --workload fanout --clients 100 --rounds $((quick ? 10 : 50))
+done
+# M = 1,000 only: at M = 10^4 the Node client's reconnect alone takes many minutes
+# (docs/performance.md; run it by hand with --M 10000). dagsync's server with the same
+# automerge-repo clients beside it.
+for server in node dagsync; do
+  run "automerge-repo many M=1000, $server server" "${amrepo[@]}" --server "$server" --workload many --M 1000
+  run "automerge-repo idle, $server server" "${amrepo[@]}" --server "$server" --workload idle --clients $((quick ? 200 : 1000))
+done
 run "backlog" "$bench" backlog --MB $((quick ? 10 : 100))
 # (h) two servers on one PostgreSQL (started by the bench in a temporary directory, as the
 # tests start theirs): delivery from a client of one to a client of the other.

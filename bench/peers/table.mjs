@@ -22,6 +22,7 @@ for (const arg of process.argv.slice(2)) {
 
 const groups = new Map(); // key -> { params, rows }
 const figures = [];
+const amrepo = []; // amrepo.mjs lines: automerge-repo clients against dagsync's or the Node server
 let lineNo = 0;
 for (const raw of readFileSync(0, "utf8").split("\n")) {
   ++lineNo;
@@ -36,6 +37,10 @@ for (const raw of readFileSync(0, "utf8").split("\n")) {
   }
   if (rec.kind === "figure") {
     figures.push(rec);
+    continue;
+  }
+  if (rec.kind === "amrepo") {
+    amrepo.push(rec);
     continue;
   }
   if (rec.kind !== undefined && rec.kind !== "sync") continue;
@@ -178,6 +183,71 @@ if (others.length) {
     { head: "target", cell: (f) => [verdict(f), f.target ?? ""].filter(Boolean).join(" "), left: true },
   ];
   sections.push(markdown ? `### Other figures\n\n${markdownTable(figColumns, others)}` : `Other figures\n${plainTable(figColumns, others)}`);
+}
+
+// The automerge-repo server comparison (amrepo.mjs): one table per workload, one row per run.
+const kib = (kb) => (num(kb) === null ? "-" : (kb / 1024).toFixed(1));
+const serverCell = (r) => `${r.server}${r.converged === false ? " (DIVERGED)" : ""}`;
+const AMREPO = {
+  load: {
+    title: "automerge-repo clients: a fresh client loads documents (issue 14)",
+    columns: [
+      { head: "server", cell: serverCell, left: true },
+      { head: "docs x changes", cell: (r) => `${int(r.docs)} x ${int(r.changes)}` },
+      { head: "wall ms", cell: (r) => ms(r.wall_ms) },
+      { head: "server CPU ms", cell: (r) => int(r.server_cpu_ms) },
+      { head: "client CPU ms", cell: (r) => int(r.client_cpu_ms) },
+      { head: "B to client", cell: (r) => int(r.bytes_received) },
+      { head: "server RSS MiB", cell: (r) => kib(r.server_rss_kb) },
+      { head: "peak MiB", cell: (r) => kib(r.server_hwm_kb) },
+    ],
+  },
+  fanout: {
+    title: "automerge-repo clients: one change fanned out (issue 14)",
+    columns: [
+      { head: "server", cell: serverCell, left: true },
+      { head: "clients", cell: (r) => int(r.clients) },
+      { head: "p50 ms", cell: (r) => ms(r.delivery_p50_ms) },
+      { head: "p99 ms", cell: (r) => ms(r.delivery_p99_ms) },
+      { head: "max ms", cell: (r) => ms(r.delivery_max_ms) },
+      { head: "all p50 ms", cell: (r) => ms(r.all_clients_p50_ms) },
+      { head: "server CPU/round ms", cell: (r) => ms(r.server_cpu_ms_per_round) },
+      { head: "server RSS MiB", cell: (r) => kib(r.server_rss_kb) },
+    ],
+  },
+  many: {
+    title: "automerge-repo: many documents (issue 13 (h)), documents of 20 changes",
+    columns: [
+      { head: "server", cell: serverCell, left: true },
+      { head: "M", cell: (r) => int(r.M) },
+      { head: "start ms", cell: (r) => ms(r.startup_ms) },
+      { head: "start RSS MiB", cell: (r) => kib(r.startup_rss_kb) },
+      { head: "1 of M ms", cell: (r) => ms(r.one_doc_ms) },
+      { head: "0%: ms", cell: (r) => ms(r.reconnect0_ms) },
+      { head: "frames", cell: (r) => `${int(r.reconnect0_frames_sent)}/${int(r.reconnect0_frames_received)}` },
+      { head: "B", cell: (r) => int(r.reconnect0_bytes) },
+      { head: "1%: ms", cell: (r) => ms(r.reconnect1_ms) },
+      { head: "frames", cell: (r) => `${int(r.reconnect1_frames_sent)}/${int(r.reconnect1_frames_received)}` },
+      { head: "B", cell: (r) => int(r.reconnect1_bytes) },
+      { head: "peak MiB", cell: (r) => kib(r.server_hwm_kb) },
+    ],
+  },
+  idle: {
+    title: "automerge-repo: idle connections (issue 13 (h))",
+    columns: [
+      { head: "server", cell: serverCell, left: true },
+      { head: "clients", cell: (r) => int(r.clients) },
+      { head: "RSS before MiB", cell: (r) => kib(r.server_rss_before_kb) },
+      { head: "after MiB", cell: (r) => kib(r.server_rss_kb) },
+      { head: "per connection KiB", cell: (r) => (num(r.per_connection_kb) === null ? "-" : r.per_connection_kb.toFixed(1)) },
+    ],
+  },
+};
+for (const [workload, { title, columns }] of Object.entries(AMREPO)) {
+  const rows = orderRows(amrepo.filter((r) => r.workload === workload).map((r) => ({ ...r, impl: r.server })));
+  if (!rows.length) continue;
+  const cols = rows.some((r) => targetCell(r) !== "") ? [...columns, { head: "target", cell: targetCell, left: true }] : columns;
+  sections.push(markdown ? `### ${title}\n\n${markdownTable(cols, rows)}` : `${title}\n${plainTable(cols, rows)}`);
 }
 
 if (!sections.length) {

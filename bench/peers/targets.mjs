@@ -50,4 +50,23 @@ if (amRounds.length) {
   const base = amRounds.reduce((m, r) => (r.N < m.N ? r : m));
   for (const r of amRounds) r.ratio_to_smallest = r.value / base.value;
 }
+// automerge-repo server comparison (amrepo.mjs, issue 14): dagsync's server ahead of the Node
+// server on the same workload and parameters, in time and in server RSS.
+const amrepoKey = (r) => [r.workload, r.docs, r.changes, r.clients, r.P].join("/");
+const nodeServer = new Map(rows.filter((r) => r.kind === "amrepo" && r.server !== "dagsync").map((r) => [amrepoKey(r), r]));
+for (const r of rows) {
+  if (r.kind !== "amrepo" || r.server !== "dagsync" || !["load", "fanout"].includes(r.workload)) continue;
+  const node = nodeServer.get(amrepoKey(r));
+  if (!node) continue;
+  const checks = [[`server RSS <= Node's ${(node.server_rss_kb / 1024).toFixed(1)} MiB`, r.server_rss_kb <= node.server_rss_kb]];
+  if (r.workload === "load") checks.unshift([`wall <= Node's ${node.wall_ms.toFixed(0)} ms`, r.wall_ms <= node.wall_ms]);
+  if (r.workload === "fanout") {
+    checks.unshift(
+      [`p50 <= Node's ${node.delivery_p50_ms.toFixed(1)} ms`, r.delivery_p50_ms <= node.delivery_p50_ms],
+      [`p99 <= Node's ${node.delivery_p99_ms.toFixed(1)} ms`, r.delivery_p99_ms <= node.delivery_p99_ms],
+    );
+  }
+  r.target = checks.map(([what]) => what).join("; ");
+  r.target_ok = checks.every(([, ok]) => ok);
+}
 for (const r of rows) console.log(JSON.stringify(r));
