@@ -89,8 +89,19 @@ ToSend changes_to_send(const ChangeGraph& graph, const SyncState& state, bool ha
   if (heard && heads_shortcut &&
       std::all_of(their_heads.begin(), their_heads.end(),
                   [&](const ChangeHash& h) { return graph.has(h); })) {
-    // Their heads name their whole history (for an honest peer): no filter needed.
-    graph.visit_since(their_heads, [&](const Change& c) {
+    // Their heads name their whole history (for an honest peer): no filter needed. While the
+    // peer stays silent after our complete messages (it holds what they carried: section
+    // 8.14), their heads do not move; the walk starts from the heads it expects to hold as
+    // well, so a long realtime session costs each push what changed since the last, not
+    // everything since the peer last spoke. What lies between was sent (sent_hashes).
+    std::vector<ChangeHash> from = their_heads;
+    if (state.expected_heads) {
+      for (const auto& h : *state.expected_heads) {
+        if (graph.has(h)) from.push_back(h);
+      }
+      from = sorted_unique(std::move(from));
+    }
+    graph.visit_since(from, [&](const Change& c) {
       if (full()) return false;
       choose(c);
       return true;
