@@ -41,7 +41,11 @@ namespace {
 // node is taken from the queue every node that could reach it has been taken already, and its
 // marks are final. A node marked ours alone is then outside the history of `theirs`; the walk
 // stops as soon as no such node waits in the queue, so it touches the difference and the
-// frontier around it, not the history below. Memory is proportional to the nodes touched.
+// frontier around it, not the history below. Memory is proportional to the nodes touched:
+// marks live in a hash map while the walk is small, and move to a flat array (one byte per
+// change) once it touches more than a sixteenth of the graph, where the array is both smaller
+// and several times faster (a backlog streamed to a peer that is far behind walks most of
+// the history for each message).
 class SinceWalk {
  public:
   static constexpr std::uint8_t kOurs = 1;
@@ -52,12 +56,11 @@ class SinceWalk {
       : depth_(depth), dep_begin_(dep_begin), dep_index_(dep_index) {}
 
   void mark(std::uint32_t node, std::uint8_t flag) {
-    auto [it, fresh] = flags_.try_emplace(node, 0);
-    std::uint8_t old = it->second;
+    std::uint8_t old = get(node);
     std::uint8_t now = static_cast<std::uint8_t>(old | flag);
     if (now == old) return;
-    it->second = now;
-    if (fresh) {
+    set(node, now);
+    if (old == 0) {
       queue_.push_back({depth_[node], node});
       std::push_heap(queue_.begin(), queue_.end());
       if (now == kOurs) ++ours_only_;
@@ -74,7 +77,7 @@ class SinceWalk {
       std::pop_heap(queue_.begin(), queue_.end());
       std::uint32_t node = queue_.back().second;
       queue_.pop_back();
-      std::uint8_t flag = flags_[node] == kOurs ? kOurs : kTheirs;
+      std::uint8_t flag = get(node) == kOurs ? kOurs : kTheirs;
       if (flag == kOurs) {
         --ours_only_;
         if (!found(node)) return;
@@ -86,10 +89,29 @@ class SinceWalk {
   }
 
  private:
+  std::uint8_t get(std::uint32_t node) const {
+    if (!dense_.empty()) return dense_[node];
+    auto it = sparse_.find(node);
+    return it == sparse_.end() ? 0 : it->second;
+  }
+  void set(std::uint32_t node, std::uint8_t flags) {
+    if (!dense_.empty()) {
+      dense_[node] = flags;
+      return;
+    }
+    sparse_[node] = flags;
+    if (sparse_.size() > depth_.size() / 16 + 64) {
+      dense_.assign(depth_.size(), 0);
+      for (const auto& [n, f] : sparse_) dense_[n] = f;
+      std::unordered_map<std::uint32_t, std::uint8_t>().swap(sparse_);
+    }
+  }
+
   const std::vector<std::uint32_t>& depth_;
   const std::vector<std::uint32_t>& dep_begin_;
   const std::vector<std::uint32_t>& dep_index_;
-  std::unordered_map<std::uint32_t, std::uint8_t> flags_;
+  std::unordered_map<std::uint32_t, std::uint8_t> sparse_;
+  std::vector<std::uint8_t> dense_;  // once the walk is large; empty until then
   std::vector<std::pair<std::uint32_t, std::uint32_t>> queue_;  // max-heap of (depth, node)
   std::size_t ours_only_ = 0;
 };
