@@ -876,3 +876,31 @@ TEST_CASE("defect: read-only to read-write on a live connection stalls for good"
     }
   }
 }
+
+// A peer that accepts a complete message stays silent (docs/protocol.md, section 8.14), so
+// its reports never pruned the sender's sent_hashes: on a long realtime connection they grew
+// with every change pushed (memory per connection and document without bound). They stay
+// bounded now, and each push still sends exactly the new change.
+TEST_CASE("defect: a silent peer's sent hashes grew with every change pushed") {
+  if (!default_generate().summaries) return;  // silence acknowledges only with summaries
+  ChangeGraph a(actor(1)), b(actor(2));
+  commit_n(a, 3, "base");
+  SyncState sa, sb;
+  sync_peers(a, b, sa, sb);
+  std::size_t largest = 0;
+  int b_messages = 0;
+  for (int round = 0; round < 5000; ++round) {
+    commit_n(a, 1, "live " + std::to_string(round));
+    auto message = generate_sync_message(a, sa, default_generate());
+    REQUIRE(message);
+    REQUIRE(message->changes.size() == 1);
+    CHECK(message->complete);
+    receive_sync_message(b, sb, wire(*message));
+    if (generate_sync_message(b, sb, default_generate())) ++b_messages;
+    largest = std::max(largest, sa.sent_hashes.size());
+  }
+  CHECK(b_messages == 0);  // the peer stayed silent throughout
+  check_converged(a, b);
+  CHECK(has_our_changes(a, sa));
+  CHECK(largest <= 1100);
+}

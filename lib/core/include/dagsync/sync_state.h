@@ -64,7 +64,9 @@ struct SyncState {
   // Changes sent on this connection and not yet known to have arrived. generate_sync_message
   // adds each change it sends and sends none of them again, not even for a `need` (messages
   // cross, so such a need usually predates the delivery). receive_sync_message removes those
-  // the peer's heads cover, and all of them when the peer's heads show that it lost data.
+  // the peer's heads cover, and all of them when the peer's heads show that it lost data. A
+  // complete message sent while the peer is silent forgets, once there are more than 1,024, those
+  // behind the heads the peer is expected to hold (a silent peer never reports heads).
   std::set<ChangeHash> sent_hashes;
   // We sent a message and the peer has not answered since. Set by generate_sync_message,
   // cleared by receive_sync_message. No rule of the protocol reads it; callers may (to tell a

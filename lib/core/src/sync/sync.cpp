@@ -235,9 +235,23 @@ std::vector<ChangeHash> advance_heads(const std::vector<ChangeHash>& old_heads,
 
 namespace {
 
+// Beyond this many sent hashes, a complete message sent while the previous one is still
+// expected to have arrived forgets the hashes that previous one covers (below).
+constexpr std::size_t kPruneSentAbove = 1024;
+
 // Every message returned goes through here: the per-connection bookkeeping of section 8.1
 // step 6.
-SyncMessage record_sent(SyncState& state, SyncMessage message) {
+SyncMessage record_sent(const ChangeGraph& graph, SyncState& state, SyncMessage message) {
+  // A peer that accepts our complete messages stays silent (section 8.14), so its reports
+  // never prune sent_hashes: on a long realtime connection they would grow with every change
+  // pushed. Whatever lies behind the heads the peer is expected to hold already is no longer
+  // walked (changes_to_send starts from them), so it is forgotten once the set is large; at
+  // worst a change goes again later (a read-only peer's reply), which the peer skips as held.
+  if (message.complete && state.expected_heads && state.sent_hashes.size() > kPruneSentAbove) {
+    std::vector<ChangeHash> sent(state.sent_hashes.begin(), state.sent_hashes.end());
+    for (const auto& h : graph.ancestors_among(sent, *state.expected_heads))
+      state.sent_hashes.erase(h);
+  }
   for (const Change& c : message.changes) state.sent_hashes.insert(c.hash());
   if (!message.have.empty() || message.summary) state.described = true;
   state.last_sent_heads = message.heads;
@@ -284,7 +298,7 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
       reset.want_filter = state.want_filter_sent;
       reset.resend = state.ask_again;
       state.ask_again = false;
-      SyncMessage out = record_sent(state, std::move(reset));
+      SyncMessage out = record_sent(graph, state, std::move(reset));
       state.last_sent_need.clear();
       state.described = false;  // the reset's empty filter describes nothing
       return out;
@@ -367,7 +381,7 @@ std::optional<SyncMessage> generate_sync_message(const ChangeGraph& graph, SyncS
   to_send.changes.erase(to_send.changes.begin() + static_cast<std::ptrdiff_t>(take),
                         to_send.changes.end());
   message.changes = std::move(to_send.changes);
-  return record_sent(state, std::move(message));
+  return record_sent(graph, state, std::move(message));
 }
 
 ReceiveResult receive_sync_message(ChangeGraph& graph, SyncState& state, const SyncMessage& input,
