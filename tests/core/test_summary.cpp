@@ -181,11 +181,11 @@ TEST_CASE("summary: a divergence deeper than a partial summary reaches is resolv
   CHECK(ex.messages <= 6);
 }
 
-TEST_CASE("summary: a peer whose first summary lies still receives what it lacks") {
-  Forked f(linear_history(1000, 3, "shared"), 4);
+// a and b forked from 1,000 shared changes, b with 4 of its own; a's first summary lies,
+// claiming b's 4 changes (and 996 more) as held. The exchange runs until both are quiet.
+static Exchange exchange_with_a_lying_summary(Forked& f) {
   ActorId b_actor = f.b.local_actor();
   bool lied = false;
-  // a's first message claims b's 4 changes (and 996 more) as held.
   Exchange ex = ping_pong(f.a, f.b, f.sa, f.sb, [&](int side, SyncMessage& m) {
     if (side != 0 || lied || !m.summary) return;
     m.summary->levels.back().actors.set(b_actor, 1000);
@@ -193,6 +193,12 @@ TEST_CASE("summary: a peer whose first summary lies still receives what it lacks
   });
   REQUIRE(lied);
   check_converged(f.a, f.b);
+  return ex;
+}
+
+TEST_CASE("summary: a peer whose first summary lies still receives what it lacks") {
+  Forked f(linear_history(1000, 3, "shared"), 4);
+  Exchange ex = exchange_with_a_lying_summary(f);
   // The lie worked at first: b's reply carried none of its changes...
   CHECK(ex.sent[1].changes.empty());
   // ...and a's next, honest summary got them.
@@ -393,15 +399,7 @@ TEST_CASE("a first sync takes 3 messages and a saved-state sync 2") {
   }
   SUBCASE("a lying peer: a's first summary claims b's changes") {
     Forked f(linear_history(1000, 3, "shared"), 4);
-    ActorId b_actor = f.b.local_actor();
-    bool lied = false;
-    Exchange ex = ping_pong(f.a, f.b, f.sa, f.sb, [&](int side, SyncMessage& m) {
-      if (side != 0 || lied || !m.summary) return;
-      m.summary->levels.back().actors.set(b_actor, 1000);
-      lied = true;
-    });
-    REQUIRE(lied);
-    check_converged(f.a, f.b);
+    Exchange ex = exchange_with_a_lying_summary(f);
     // b's complete answer misses its own four; a does not reach b's heads, so it answers
     // (needing them) and b sends them: one message more than the honest exchange.
     CHECK(ex.sent[1].changes.empty());
